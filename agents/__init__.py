@@ -1,0 +1,1 @@
+"""Sessions, configuration, the composition root and the command line of babelrag."""

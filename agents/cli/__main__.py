@@ -1,0 +1,3 @@
+from babelrag.agents.cli import main
+
+main()

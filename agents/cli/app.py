@@ -1,0 +1,142 @@
+"""The root command and the knowledge-store commands: ingest, remove, search."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from babelrag.agents.cli.common import (
+    GlobalOptions,
+    JsonOption,
+    KbOption,
+    parse_where,
+    runtime_for,
+)
+from babelrag.agents.cli.kb import config_app, kb_app
+from babelrag.agents.cli.models import models_app
+
+app = typer.Typer(
+    name="babelrag",
+    help="Ask, search and write in your language over a knowledge base in any languages, with local models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(models_app, name="models")
+app.add_typer(kb_app, name="kb")
+app.add_typer(config_app, name="config")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"babelrag {version('babelrag')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML config file (env BABELRAG_CONFIG).", show_default=False),
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home", help="Data directory (env BABELRAG_HOME; default: XDG data home).", show_default=False
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = GlobalOptions(config=config, home=home, quiet=quiet)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt .md .html .pdf .jsonl).")],
+    kb: KbOption = None,
+    chunk_tokens: Annotated[
+        int | None, typer.Option(help="Chunk size in embedder tokens (config ingest.chunk_tokens).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Add files to a knowledge base. Unchanged files are skipped; changed files replace their chunks."""
+    from babelrag.agents.cli.render import print_ingest_report
+
+    with runtime_for(ctx, kb=kb, ingest={"chunk_tokens": chunk_tokens}) as rt:
+        report = rt.ingestor().ingest(paths, rt.progress)
+    print_ingest_report(report, kb=rt.settings.kb, json_output=json_output)
+    if report.failed and not (report.added or report.updated or report.unchanged):
+        raise typer.Exit(1)
+
+
+@app.command()
+def remove(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path], typer.Argument(help="Ingested files, or folders to remove everything below.")
+    ],
+    kb: KbOption = None,
+) -> None:
+    """Remove sources (and all their chunks) from a knowledge base."""
+    from babelrag.agents.console import display_path, err, out
+    from babelrag.stores.ingest import remove_sources
+
+    with runtime_for(ctx, kb=kb) as rt:
+        report = remove_sources(rt.store(), paths)
+    for source, n in report.removed.items():
+        out.print(f"removed {display_path(source)} ({n} chunks)", highlight=False)
+    for path in report.not_found:
+        err.print(f"[yellow]not in knowledge base {rt.settings.kb!r}:[/] {path}", highlight=False)
+    if report.not_found:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="What to look for, in any language.")],
+    k: Annotated[int | None, typer.Option("-k", "--k", help="Number of passages (config search.k).")] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="Only passages in this language (e.g. en, zh, de).", show_default=False)
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="Metadata filter KEY=VALUE (repeatable; all must match).", show_default=False),
+    ] = None,
+    kb: KbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Search a knowledge base across languages. Scores are cosine similarity clipped to 0-1."""
+    from babelrag.agents.cli.render import print_hits
+    from babelrag.stores.langdetect import normalize_language_code
+
+    filters = parse_where(where)
+    language = _language(lang, normalize_language_code)
+    with runtime_for(ctx, kb=kb, search={"k": k}) as rt:
+        hits = rt.store().search(query, k=rt.settings.search.k, lang=language, where=filters)
+    if json_output:
+        typer.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+    else:
+        print_hits(query, hits)
+
+
+def _language(value: str | None, normalize) -> str | None:
+    from babelrag.stores.errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        return normalize(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

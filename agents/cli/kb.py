@@ -1,0 +1,99 @@
+"""``babelrag kb`` (knowledge bases) and ``babelrag config``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from babelrag.agents.cli.common import JsonOption, KbOption, global_options, runtime_for, settings_from
+
+kb_app = typer.Typer(help="List, inspect and drop knowledge bases.", no_args_is_help=True)
+config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
+
+
+@kb_app.command("list")
+def list_kbs(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Knowledge bases in the data directory, with chunk counts."""
+    from babelrag.agents.console import out
+    from babelrag.stores.knowledge_store import list_knowledge_bases, open_chroma_client
+
+    settings = settings_from(ctx)
+    kbs = (
+        list_knowledge_bases(open_chroma_client(settings.chroma_dir)) if settings.chroma_dir.exists() else {}
+    )
+    if json_output:
+        typer.echo(json.dumps(kbs))
+        return
+    if not kbs:
+        out.print(f"No knowledge bases in {settings.home} yet. Add one with: babelrag ingest PATH --kb NAME")
+    for name, count in sorted(kbs.items()):
+        out.print(f"{name}\t{count} chunks", highlight=False)
+
+
+@kb_app.command("info")
+def info(ctx: typer.Context, kb: KbOption = None, json_output: JsonOption = False) -> None:
+    """Sources, languages and the embedding model of one knowledge base."""
+    from babelrag.agents.console import display_path, out
+
+    with runtime_for(ctx, kb=kb) as rt:
+        store = rt.store()
+        sources, langs = store.sources(), store.languages()
+        meta = store.collection.metadata or {}
+    data = {
+        "kb": rt.settings.kb,
+        "chunks": store.count(),
+        "embedder": meta.get("embedder_id"),
+        "languages": dict(langs.most_common()),
+        "sources": dict(sorted(sources.items())),
+    }
+    if json_output:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    out.print(
+        f"[bold]{data['kb']}[/]: {data['chunks']} chunks from {len(sources)} sources, "
+        f"embedder {data['embedder']}",
+        highlight=False,
+    )
+    out.print("languages: " + ", ".join(f"{k} ({v})" for k, v in langs.most_common()), highlight=False)
+    for source, n in sorted(sources.items()):
+        out.print(f"  {display_path(source)}  [dim]{n} chunks[/]", highlight=False)
+
+
+@kb_app.command("drop")
+def drop(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Knowledge base to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a knowledge base (its chunks and vectors; your files are not touched)."""
+    from babelrag.agents.console import out
+    from babelrag.stores.errors import StoreError
+    from babelrag.stores.knowledge_store import collection_name, list_knowledge_bases, open_chroma_client
+
+    settings = settings_from(ctx, kb=name)
+    client = open_chroma_client(settings.chroma_dir)
+    kbs = list_knowledge_bases(client)
+    if name not in kbs:
+        raise StoreError(f"there is no knowledge base named {name!r}", hint="see `babelrag kb list`")
+    if not yes:
+        typer.confirm(f"Delete knowledge base {name!r} ({kbs[name]} chunks)?", abort=True)
+    client.delete_collection(collection_name(name))
+    out.print(f"dropped {name}")
+
+
+@config_app.command("show")
+def show(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Print the effective settings (defaults < config file < environment < flags)."""
+    from babelrag.agents.config import config_file_path, settings_to_toml
+    from babelrag.agents.console import out
+
+    settings = settings_from(ctx)
+    path, _ = config_file_path(global_options(ctx).config)
+    if json_output:
+        typer.echo(settings.model_dump_json(indent=2))
+        return
+    state = "read" if path.exists() else "not found, defaults used"
+    out.print(f"# config file: {path} ({state})", highlight=False, markup=False)
+    out.print(settings_to_toml(settings), highlight=False, markup=False)

@@ -1,0 +1,47 @@
+"""How results look in the terminal (and as JSON)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from rich.markup import escape
+from rich.padding import Padding
+
+from babelrag.agents.console import display_path, err, out, shorten
+from babelrag.stores.ingest import IngestReport
+from babelrag.stores.knowledge_store import SearchHit
+
+
+def print_hits(query: str, hits: Sequence[SearchHit]) -> None:
+    """One block per passage: rank, score, language, title and source, then the text."""
+    if not hits:
+        out.print(f"No passages found for {query!r}.", highlight=False)
+        return
+    out.print(f"[bold]{len(hits)} passages for:[/] {escape(query)}", highlight=False)
+    for rank, hit in enumerate(hits, 1):
+        out.print()
+        out.print(
+            f"[bold cyan]{rank}.[/] [green]{hit.score:.3f}[/]  [magenta]{hit.lang}[/]  "
+            f"[bold]{escape(hit.title)}[/]  [dim]{escape(display_path(hit.source))}[/]",
+            highlight=False,
+        )
+        out.print(Padding(escape(shorten(hit.text, 400)), (0, 0, 0, 4)), highlight=False)
+
+
+def print_ingest_report(report: IngestReport, *, kb: str, json_output: bool) -> None:
+    if json_output:
+        out.print_json(json.dumps({"kb": kb, **asdict(report)}, ensure_ascii=False))
+        return
+    for source, reason in report.failed:
+        err.print(f"[red]failed:[/] {display_path(source)}: {reason}", highlight=False)
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    out.print(
+        f"Knowledge base [bold]{kb}[/]: {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.failed)} failed "
+        f"({report.chunks_embedded} chunks embedded, {report.chunks_kept} kept, "
+        f"{report.chunks_removed} removed)",
+        highlight=False,
+    )

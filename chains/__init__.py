@@ -1,0 +1,1 @@
+"""LCEL chains and the local models they run (generator, translator)."""

@@ -1,0 +1,212 @@
+"""Idempotent ingestion: files in, chunks with vectors out.
+
+A chunk's id is a hash of its source and text, and every chunk records a fingerprint of its
+file (content hash + chunking settings). Re-ingesting an unchanged file therefore does
+nothing; a changed file keeps the chunks whose text survived, embeds only new ones and
+drops the rest. New chunks are written before stale ones are deleted, so an interrupted run
+never loses what was there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from babelrag.stores.chunking import Chunker
+from babelrag.stores.errors import UnreadableFileError
+from babelrag.stores.knowledge_store import KnowledgeStore, Scalar
+from babelrag.stores.loaders import iter_source_files, load_file_with_warnings
+from babelrag.stores.progress import NullProgress, Progress
+
+CHUNKER_VERSION = 1
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_kept: int = 0
+    chunks_removed: int = 0
+
+
+@dataclass
+class RemoveReport:
+    removed: dict[str, int] = field(default_factory=dict)  # source -> chunks
+    not_found: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    source: str
+    is_new: bool
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[dict[str, Scalar]]
+    to_embed: list[int]  # indexes into ids needing vectors
+    stale: list[str]
+    vectors: dict[int, list[float]] = field(default_factory=dict)
+
+
+class Ingestor:
+    """Adds, updates and removes sources of one :class:`KnowledgeStore`."""
+
+    def __init__(
+        self,
+        *,
+        store: KnowledgeStore,
+        chunker: Chunker,
+        detect_language: Callable[[str], str],
+        batch_size: int = 16,
+    ) -> None:
+        self.store = store
+        self.chunker = chunker
+        self.detect_language = detect_language
+        self.batch_size = batch_size
+        settings = (
+            f"{CHUNKER_VERSION}:{chunker.max_tokens}:{chunker.overlap_tokens}:{store.embedder.model_id}"
+        )
+        self._settings_hash = hashlib.sha256(settings.encode()).hexdigest()[:12]
+
+    def ingest(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
+        progress = progress or NullProgress()
+        report = IngestReport()
+        files = self._collect(paths, report)
+        plans: list[_Plan] = []
+        with progress.task("reading and chunking", total=len(files)) as task:
+            for path in files:
+                plan = self._plan(path, report)
+                if plan is not None:
+                    plans.append(plan)
+                task.advance()
+        self._embed_and_write(plans, report, progress)
+        return report
+
+    def _collect(self, paths: Sequence[Path], report: IngestReport) -> list[Path]:
+        files: dict[Path, None] = {}
+        for path in paths:
+            try:
+                for file in iter_source_files([path]):
+                    files[file.resolve()] = None
+            except UnreadableFileError as exc:
+                report.failed.append((str(exc.path), exc.reason))
+        return list(files)
+
+    def _plan(self, path: Path, report: IngestReport) -> _Plan | None:
+        source = source_key(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            report.failed.append((source, f"cannot read: {exc.strerror or exc}"))
+            return None
+        fingerprint = f"{hashlib.sha256(raw).hexdigest()[:24]}:{self._settings_hash}"
+        existing = self.store.chunks_of(source)
+        if existing and all(m.get("fingerprint") == fingerprint for m in existing.values()):
+            report.unchanged.append(source)
+            return None
+        try:
+            documents, warnings = load_file_with_warnings(path)
+        except UnreadableFileError as exc:
+            report.failed.append((source, exc.reason))
+            return None
+        report.warnings.extend(f"{source}: {w}" for w in warnings)
+        plan = _Plan(source, not existing, [], [], [], [], [])
+        seen: set[str] = set()
+        for doc_index, doc in enumerate(documents):
+            lang = doc.lang or self.detect_language(doc.text)
+            for chunk_index, text in enumerate(self.chunker.split(doc.text)):
+                chunk_id = _chunk_id(source, text, seen)
+                meta: dict[str, Scalar] = {
+                    **{k: v for k, v in doc.metadata.items() if k not in _RESERVED},
+                    "source": source,
+                    "title": doc.title,
+                    "lang": lang,
+                    "doc": doc_index,
+                    "chunk": chunk_index,
+                    "fingerprint": fingerprint,
+                }
+                if chunk_id not in existing:
+                    plan.to_embed.append(len(plan.ids))
+                plan.ids.append(chunk_id)
+                plan.texts.append(text)
+                plan.metadatas.append(meta)
+        if not plan.ids:
+            report.failed.append((source, "no text left after cleaning"))
+            return None
+        plan.stale = [i for i in existing if i not in seen]
+        return plan
+
+    def _embed_and_write(self, plans: list[_Plan], report: IngestReport, progress: Progress) -> None:
+        queue = [(plan, i) for plan in plans for i in plan.to_embed]
+        remaining = {id(plan): len(plan.to_embed) for plan in plans}
+        for plan in plans:
+            if not plan.to_embed:
+                self._write(plan, report)
+        with progress.task("embedding", total=len(queue)) as task:
+            for start in range(0, len(queue), self.batch_size):
+                batch = queue[start : start + self.batch_size]
+                vectors = self.store.embedder.embed_documents([plan.texts[i] for plan, i in batch])
+                for (plan, i), vector in zip(batch, vectors, strict=True):
+                    plan.vectors[i] = vector
+                    remaining[id(plan)] -= 1
+                    if remaining[id(plan)] == 0:
+                        self._write(plan, report)
+                task.advance(len(batch))
+
+    def _write(self, plan: _Plan, report: IngestReport) -> None:
+        new = plan.to_embed
+        embedded = set(new)
+        kept = [i for i in range(len(plan.ids)) if i not in embedded]
+        self.store.upsert(
+            [plan.ids[i] for i in new],
+            [plan.texts[i] for i in new],
+            [plan.metadatas[i] for i in new],
+            [plan.vectors[i] for i in new],
+        )
+        self.store.update_metadata([plan.ids[i] for i in kept], [plan.metadatas[i] for i in kept])
+        self.store.delete(plan.stale)
+        (report.added if plan.is_new else report.updated).append(plan.source)
+        report.chunks_embedded += len(new)
+        report.chunks_kept += len(kept)
+        report.chunks_removed += len(plan.stale)
+        plan.vectors.clear()
+
+
+def remove_sources(store: KnowledgeStore, paths: Iterable[Path | str]) -> RemoveReport:
+    """Delete every chunk of the given files, or of all files below the given folders."""
+    report = RemoveReport()
+    sources = store.sources()
+    for raw in paths:
+        key = source_key(Path(raw))
+        matched = [s for s in sources if s == key or s.startswith(key.rstrip("/") + "/")]
+        if not matched:
+            report.not_found.append(str(raw))
+        for source in matched:
+            ids = list(store.chunks_of(source))
+            store.delete(ids)
+            report.removed[source] = len(ids)
+    return report
+
+
+_RESERVED = frozenset({"source", "title", "lang", "doc", "chunk", "fingerprint", "id", "score"})
+
+
+def source_key(path: Path) -> str:
+    """How a file is named in the store: its absolute path."""
+    return str(path.expanduser().resolve())
+
+
+def _chunk_id(source: str, text: str, seen: set[str]) -> str:
+    """Content hash of (source, text); repeats of the same text in one source get a counter."""
+    n = 0
+    while True:
+        digest = hashlib.sha256(f"{source}\0{text}\0{n}".encode()).hexdigest()[:32]
+        if digest not in seen:
+            seen.add(digest)
+            return digest
+        n += 1

@@ -1,0 +1,262 @@
+"""One knowledge base = one Chroma collection (cosine space) tied to one embedding model.
+
+The collection's metadata records the embedder's id and dimension; opening it with another
+embedder is an :class:`EmbedderMismatchError`, because vectors from two models in one index
+give silently wrong answers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.documents import Document
+
+from babelrag.stores.embeddings import TextEmbedder
+from babelrag.stores.errors import EmbedderMismatchError, StoreError
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+SCHEMA_VERSION = 1
+COLLECTION_PREFIX = "kb-"
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A retrieved chunk. ``score`` is cosine similarity clipped to [0, 1] (1 = same direction)."""
+
+    id: str
+    source: str
+    title: str
+    lang: str
+    score: float
+    text: str
+    metadata: Mapping[str, Scalar] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        extra = {k: v for k, v in self.metadata.items() if k not in _HIT_FIELDS}
+        return {
+            "id": self.id,
+            "source": self.source,
+            "title": self.title,
+            "lang": self.lang,
+            "score": round(self.score, 4),
+            "text": self.text,
+            "metadata": extra,
+        }
+
+    def to_document(self) -> Document:
+        return Document(
+            id=self.id, page_content=self.text, metadata={**self.metadata, "id": self.id, "score": self.score}
+        )
+
+    @classmethod
+    def from_document(cls, doc: Document) -> SearchHit:
+        meta = dict(doc.metadata)
+        return cls(
+            id=str(doc.id or meta.get("id", "")),
+            source=str(meta.get("source", "")),
+            title=str(meta.get("title", "")),
+            lang=str(meta.get("lang", "und")),
+            score=float(meta.get("score", 0.0)),
+            text=doc.page_content,
+            metadata={k: v for k, v in meta.items() if k not in ("id", "score")},
+        )
+
+
+_HIT_FIELDS = frozenset({"source", "title", "lang", "score", "id"})
+
+
+def open_chroma_client(path: Path) -> ClientAPI:
+    """A persistent Chroma client with telemetry off."""
+    import chromadb
+    from chromadb.config import Settings
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
+    except OSError as exc:
+        raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+
+
+def collection_name(kb: str) -> str:
+    return COLLECTION_PREFIX + kb
+
+
+def list_knowledge_bases(client: ClientAPI) -> dict[str, int]:
+    """Knowledge base names and their chunk counts."""
+    out = {}
+    for col in client.list_collections():
+        if col.name.startswith(COLLECTION_PREFIX):
+            out[col.name.removeprefix(COLLECTION_PREFIX)] = col.count()
+    return out
+
+
+class KnowledgeStore:
+    """Chunks of one knowledge base with their vectors and metadata."""
+
+    def __init__(self, *, client: ClientAPI, name: str, embedder: TextEmbedder, create: bool = True) -> None:
+        self.client = client
+        self.name = name
+        self.embedder = embedder
+        self.collection = self._open(create)
+
+    def _open(self, create: bool) -> Collection:
+        cname = collection_name(self.name)
+        existing = {c.name for c in self.client.list_collections()}
+        if cname in existing:
+            collection = self.client.get_collection(cname, embedding_function=None)
+            self._check_embedder(collection.metadata or {})
+            return collection
+        if not create:
+            raise StoreError(
+                f"there is no knowledge base named {self.name!r}",
+                hint=f"ingest documents first: babelrag ingest PATH --kb {self.name}",
+            )
+        return self.client.create_collection(
+            cname,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={
+                "embedder_id": self.embedder.model_id,
+                "embedding_dim": self.embedder.dimension,
+                "babelrag_schema": SCHEMA_VERSION,
+            },
+            embedding_function=None,
+        )
+
+    def _check_embedder(self, meta: Mapping[str, Any]) -> None:
+        stored_id, stored_dim = meta.get("embedder_id"), meta.get("embedding_dim")
+        if stored_id == self.embedder.model_id and stored_dim == self.embedder.dimension:
+            return
+        raise EmbedderMismatchError(
+            f"knowledge base {self.name!r} was built with the embedding model {stored_id!r} "
+            f"({stored_dim} dimensions), but {self.embedder.model_id!r} "
+            f"({self.embedder.dimension} dimensions) is configured",
+            hint=f"set models.embedder back to {stored_id!r}, or use another --kb "
+            f"(or `babelrag kb drop {self.name}` and ingest again)",
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+    def upsert(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metadatas: Sequence[Mapping[str, Scalar]],
+        vectors: Sequence[Sequence[float]],
+    ) -> None:
+        for start, stop in self._batches(len(ids)):
+            self.collection.upsert(
+                ids=list(ids[start:stop]),
+                documents=list(texts[start:stop]),
+                metadatas=[dict(m) for m in metadatas[start:stop]],
+                embeddings=[list(v) for v in vectors[start:stop]],
+            )
+
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Scalar]]) -> None:
+        for start, stop in self._batches(len(ids)):
+            self.collection.update(
+                ids=list(ids[start:stop]), metadatas=[dict(m) for m in metadatas[start:stop]]
+            )
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        for start, stop in self._batches(len(ids)):
+            self.collection.delete(ids=ids[start:stop])
+
+    def _batches(self, n: int) -> Iterable[tuple[int, int]]:
+        size = max(1, min(self.client.get_max_batch_size(), 4096))
+        return ((i, min(i + size, n)) for i in range(0, n, size))
+
+    # -- reading ---------------------------------------------------------------------------
+    def count(self) -> int:
+        return self.collection.count()
+
+    def chunks_of(self, source: str) -> dict[str, dict[str, Scalar]]:
+        """Existing chunk ids of one source, with their metadata."""
+        got = self.collection.get(where={"source": source}, include=["metadatas"])
+        return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
+
+    def _all_metadata(self) -> list[Mapping[str, Any]]:
+        metas: list[Mapping[str, Any]] = []
+        total, page = self.count(), 5000
+        for offset in range(0, total, page):
+            got = self.collection.get(include=["metadatas"], limit=page, offset=offset)
+            metas.extend(m or {} for m in got["metadatas"] or [])
+        return metas
+
+    def sources(self) -> Counter[str]:
+        """Chunk counts per source."""
+        return Counter(str(m.get("source", "")) for m in self._all_metadata())
+
+    def languages(self) -> Counter[str]:
+        """Chunk counts per language: which languages the knowledge base holds."""
+        return Counter(str(m.get("lang", "und")) for m in self._all_metadata())
+
+    def search(
+        self, query: str, *, k: int = 5, lang: str | None = None, where: Mapping[str, Scalar] | None = None
+    ) -> list[SearchHit]:
+        return self.search_by_vector(self.embedder.embed_query(query), k=k, lang=lang, where=where)
+
+    def search_by_vector(
+        self,
+        vector: Sequence[float],
+        *,
+        k: int = 5,
+        lang: str | None = None,
+        where: Mapping[str, Scalar] | None = None,
+    ) -> list[SearchHit]:
+        if k < 1:
+            raise StoreError(f"k must be at least 1, got {k}")
+        total = self.count()
+        if total == 0:
+            return []
+        result = self.collection.query(
+            query_embeddings=[list(vector)],
+            n_results=min(k, total),
+            where=build_where(lang=lang, where=where),
+            include=["metadatas", "documents", "distances"],
+        )
+        hits = []
+        for cid, text, meta, dist in zip(
+            result["ids"][0],
+            result["documents"][0],
+            result["metadatas"][0],
+            result["distances"][0],
+            strict=True,
+        ):
+            meta = dict(meta or {})
+            hits.append(
+                SearchHit(
+                    id=cid,
+                    source=str(meta.get("source", "")),
+                    title=str(meta.get("title", "")),
+                    lang=str(meta.get("lang", "und")),
+                    score=min(1.0, max(0.0, 1.0 - float(dist))),
+                    text=text or "",
+                    metadata=meta,
+                )
+            )
+        return hits
+
+    def as_vectorstore(self):
+        """The same collection as a LangChain ``Chroma`` vector store."""
+        from langchain_chroma import Chroma
+
+        return Chroma(
+            client=self.client, collection_name=self.collection.name, embedding_function=self.embedder
+        )
+
+
+def build_where(*, lang: str | None, where: Mapping[str, Scalar] | None) -> dict[str, Any] | None:
+    clauses = [{key: value} for key, value in (where or {}).items()]
+    if lang:
+        clauses.append({"lang": lang})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -1,0 +1,101 @@
+"""The command line end to end, in a subprocess, with the real packaged embedder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLE_KB, model_cache_dir
+
+pytestmark = pytest.mark.integration
+
+
+def babelrag(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "BABELRAG_HOME": str(tmp_path / "home"),
+        "BABELRAG_CACHE_DIR": str(model_cache_dir()),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "babelrag.agents.cli", "--quiet", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def kb_home(tmp_path_factory, e5_embeddings) -> Path:
+    tmp = tmp_path_factory.mktemp("cli")
+    proc = babelrag(tmp, "ingest", str(SAMPLE_KB), "--kb", "sample", "--json")
+    report = json.loads(proc.stdout)
+    assert len(report["added"]) == 15 and not report["failed"]
+    return tmp
+
+
+def test_search_json_contract(kb_home: Path) -> None:
+    proc = babelrag(
+        kb_home, "search", "Wie hoch sind die Türme des Kölner Doms?", "--kb", "sample", "-k", "2", "--json"
+    )
+    hits = json.loads(proc.stdout)
+    assert len(hits) == 2
+    for hit in hits:
+        assert {"id", "source", "title", "lang", "score", "text"} <= set(hit)
+        assert 0 <= hit["score"] <= 1 and Path(hit["source"]).is_absolute()
+    assert hits[0]["source"].endswith("cologne.html") and hits[0]["lang"] == "en"
+
+
+def test_search_with_language_and_metadata_filters(kb_home: Path) -> None:
+    proc = babelrag(kb_home, "search", "tea", "--kb", "sample", "--lang", "German", "--json")
+    assert {h["lang"] for h in json.loads(proc.stdout)} == {"de"}
+    proc = babelrag(kb_home, "search", "Rhein", "--kb", "sample", "--where", "line=1", "--json")
+    hits = json.loads(proc.stdout)
+    assert hits and all(h["source"].endswith("faq.jsonl") and h["metadata"]["line"] == 1 for h in hits)
+
+
+def test_reingest_changes_nothing_and_remove_works(kb_home: Path, tmp_path: Path) -> None:
+    report = json.loads(babelrag(kb_home, "ingest", str(SAMPLE_KB), "--kb", "sample", "--json").stdout)
+    assert len(report["unchanged"]) == 15 and report["chunks_embedded"] == 0
+    doc = tmp_path / "note.md"
+    doc.write_text("# Note\n\nThe office coffee machine is descaled every Friday.\n", encoding="utf-8")
+    babelrag(kb_home, "ingest", str(doc), "--kb", "scratch")
+    proc = babelrag(kb_home, "remove", str(doc), "--kb", "scratch")
+    assert "removed" in proc.stdout
+    proc = babelrag(kb_home, "remove", str(doc), "--kb", "scratch", check=False)
+    assert proc.returncode == 1 and "not in knowledge base" in proc.stderr
+
+
+def test_user_errors_are_messages_not_tracebacks(kb_home: Path) -> None:
+    proc = babelrag(kb_home, "search", "x", "--kb", "no-such-kb", check=False)
+    assert proc.returncode == 1 and "no knowledge base named 'no-such-kb'" in proc.stderr
+    proc = babelrag(kb_home, "search", "x", "--kb", "bad name", check=False)
+    assert proc.returncode == 1 and "knowledge base name" in proc.stderr
+    proc = babelrag(kb_home, "search", "x", "--kb", "sample", "--lang", "klingonish", check=False)
+    assert proc.returncode == 1 and "Unknown language" in proc.stderr
+    proc = babelrag(kb_home, "search", "x", "--kb", "sample", "--where", "novalue", check=False)
+    assert proc.returncode == 1 and "KEY=VALUE" in proc.stderr
+
+
+def test_embedder_mismatch_from_the_cli(kb_home: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other-embedder"
+    other.mkdir()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[models]\nembedder = "{model_cache_dir() / "models" / "multilingual-e5-small"}"\n')
+    proc = babelrag(kb_home, "--config", str(cfg), "search", "x", "--kb", "sample", check=False)
+    assert proc.returncode == 1 and "was built with the embedding model" in proc.stderr
+
+
+def test_help_and_config_show_are_fast_and_clean(tmp_path: Path) -> None:
+    assert "ingest" in babelrag(tmp_path, "--help").stdout
+    shown = babelrag(tmp_path, "config", "show").stdout
+    assert f'home = "{tmp_path / "home"}"' in shown
