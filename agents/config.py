@@ -13,7 +13,7 @@ import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -79,6 +79,66 @@ class SearchSettings(_Section):
     k: int = Field(5, ge=1, le=200, description="Passages returned by a search.")
 
 
+class RetrievalSettings(_Section):
+    """How ask/chat/write retrieve: which lists are fused."""
+
+    k: int = Field(4, ge=1, le=50, description="Passages given to the generator.")
+    translate: bool = Field(
+        True, description="Also search with the query translated into the KB's languages."
+    )
+    lexical: bool = Field(False, description="Also fuse in BM25 lexical search (CJK-aware tokens).")
+    fetch_k: int = Field(20, ge=1, le=500, description="Hits taken from each list before fusion.")
+    rrf_k: int = Field(60, ge=0, le=1000, description="Reciprocal rank fusion constant.")
+
+
+class GenerationSettings(_Section):
+    strategy: Literal["greedy", "beam", "sample"] = Field("greedy", description="Decoding strategy.")
+    max_new_tokens: int = Field(320, ge=1, le=8192)
+    num_beams: int = Field(4, ge=2, le=16, description="Beams for strategy = beam.")
+    temperature: float = Field(0.7, gt=0, le=5, description="For strategy = sample.")
+    top_k: int = Field(50, ge=0, description="For strategy = sample (0 = off).")
+    top_p: float = Field(0.9, gt=0, le=1, description="For strategy = sample.")
+    seed: int | None = Field(None, description="Seed for sampling (reproducible answers).")
+    repetition_penalty: float = Field(1.05, gt=0, le=3)
+    stop: list[str] = Field(default_factory=list, description="Stop strings.")
+    dtype: Literal["auto", "bfloat16", "float32", "float16"] = Field(
+        "bfloat16", description="Weights dtype; bf16 halves memory traffic on CPU."
+    )
+    threads: int | None = Field(None, ge=1, le=512, description="Torch threads (default: all cores).")
+    context_tokens: int = Field(3072, ge=256, le=131072, description="Prompt + answer token budget.")
+
+
+class TranslationSettings(_Section):
+    model: str | None = Field(
+        None,
+        description="A Hugging Face translation model (id or folder); default: the generator via a prompt.",
+    )
+    model_languages: Literal["fixed", "nllb", "iso"] = Field(
+        "fixed", description="How the model names languages: fixed pair (MarianMT), nllb codes, or ISO codes."
+    )
+    model_pair: str | None = Field(None, description="For fixed-pair models: SOURCE-TARGET, e.g. zh-en.")
+    targets: list[str] = Field(
+        default_factory=list, description="Languages to translate into; default: the KB's."
+    )
+    max_targets: int = Field(3, ge=0, le=20)
+    cache: bool = Field(True, description="Cache translations in the cache folder.")
+
+
+class AnswerSettings(_Section):
+    min_support: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Least similarity between an answer sentence and the passage it is cited to.",
+    )
+    number_passages: bool = Field(
+        False, description="Number the passages in the prompt (for stronger models)."
+    )
+    rewrite_wrong_language: bool = Field(
+        True, description="Rewrite an answer the model wrote in another language than the question's."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BABELRAG_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
@@ -91,6 +151,10 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    translation: TranslationSettings = Field(default_factory=TranslationSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
 
     @field_validator("kb")
     @classmethod

@@ -19,10 +19,15 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
 
     from babelrag.agents.modelpack.registry import ModelPack
+    from babelrag.chains.answer import AnswerPipeline
+    from babelrag.chains.generator import Decoding, LocalChatModel
+    from babelrag.chains.retrieval import CrossLingualRetriever
+    from babelrag.chains.translate import Translator
     from babelrag.stores.chunking import Chunker
     from babelrag.stores.embeddings import SentenceTransformerEmbeddings
     from babelrag.stores.ingest import Ingestor
     from babelrag.stores.knowledge_store import KnowledgeStore
+    from babelrag.stores.lexical import BM25Index
     from babelrag.stores.retriever import KnowledgeRetriever
 
 
@@ -116,6 +121,183 @@ class Runtime:
         from babelrag.stores.retriever import KnowledgeRetriever
 
         return KnowledgeRetriever(store=self.store(), k=k or self.settings.search.k, lang=lang, where=where)
+
+    # -- generation (issue: cross-lingual RAG) ------------------------------------------------
+    @cached_property
+    def llm(self) -> LocalChatModel:
+        from babelrag.chains.generator import LocalChatModel
+
+        spec = self.settings.models.generator
+        location = self.resolve(spec)
+        quiet_hf_logging()
+        with self.progress.task(f"loading generator {spec}"):
+            model, tokenizer = _load_causal_lm(location, self.settings)
+        return LocalChatModel(
+            model=model,
+            tokenizer=tokenizer,
+            model_id=spec,
+            decoding=self.decoding(),
+            context_tokens=self.settings.generation.context_tokens,
+        )
+
+    def decoding(self, **overrides: Any) -> Decoding:
+        from babelrag.chains.generator import Decoding
+
+        g = self.settings.generation
+        base = Decoding(
+            strategy=g.strategy,
+            max_new_tokens=g.max_new_tokens,
+            num_beams=g.num_beams,
+            temperature=g.temperature,
+            top_k=g.top_k,
+            top_p=g.top_p,
+            seed=g.seed,
+            repetition_penalty=g.repetition_penalty,
+            stop=tuple(g.stop),
+        )
+        return base.with_overrides(**overrides)
+
+    def prompt(self, name: str, variables: tuple[str, ...]):
+        from babelrag.chains.prompting import load_prompt
+
+        return load_prompt(name, variables=variables, user_dir=self.settings.prompts_dir)
+
+    def messages(self) -> dict[str, dict[str, str]]:
+        from babelrag.chains.prompting import load_messages
+
+        return load_messages(self.settings.prompts_dir)
+
+    @cached_property
+    def translator(self) -> Translator:
+        from babelrag.chains.translate import (
+            TRANSLATE_VARIABLES,
+            CachedTranslator,
+            LLMTranslator,
+            PipelineTranslator,
+            TranslationCache,
+        )
+
+        cfg = self.settings.translation
+        inner: Translator
+        if cfg.model:
+            inner = PipelineTranslator(
+                pipeline=_load_translation_pipeline(self.resolve(cfg.model), self.settings.models.device),
+                model_id=cfg.model,
+                languages=cfg.model_languages,
+                pair=_pair(cfg.model_pair),
+            )
+        else:
+            inner = LLMTranslator(
+                llm=self.llm.bind(decoding=self.decoding(strategy="greedy", max_new_tokens=96)),
+                prompt=self.prompt("translate_query", TRANSLATE_VARIABLES),
+                model_id=self.settings.models.generator,
+            )
+        cache = TranslationCache(self.settings.cache_dir / "translations.sqlite" if cfg.cache else ":memory:")
+        return CachedTranslator(inner, cache)
+
+    def lexical_index(self) -> BM25Index:
+        from babelrag.stores.lexical import BM25Index
+
+        store = self.store()
+        key = (store.name, store.count())
+        if self._lexical is None or self._lexical[0] != key:
+            with self.progress.task("building the lexical index"):
+                self._lexical = (key, BM25Index.from_store(store))
+        return self._lexical[1]
+
+    _lexical: tuple[tuple[str, int], BM25Index] | None = None
+
+    def cross_lingual_retriever(
+        self,
+        *,
+        k: int | None = None,
+        translate: bool | None = None,
+        lexical: bool | None = None,
+        lang: str | None = None,
+        where: dict[str, Any] | None = None,
+    ) -> CrossLingualRetriever:
+        from babelrag.chains.retrieval import CrossLingualRetriever
+        from babelrag.stores.langdetect import detect_language
+
+        r = self.settings.retrieval
+        use_translation = r.translate if translate is None else translate
+        use_lexical = r.lexical if lexical is None else lexical
+        return CrossLingualRetriever(
+            store=self.store(),
+            detect_language=detect_language,
+            translator=self.translator if use_translation and self.settings.translation.max_targets else None,
+            lexical=self.lexical_index if use_lexical else None,
+            use_translation=use_translation,
+            use_lexical=use_lexical,
+            k=k or r.k,
+            fetch_k=r.fetch_k,
+            rrf_k=r.rrf_k,
+            target_languages=tuple(self.settings.translation.targets),
+            max_targets=self.settings.translation.max_targets,
+            lang=lang,
+            where=where,
+        )
+
+    def answer_pipeline(self, retriever: CrossLingualRetriever | None = None) -> AnswerPipeline:
+        from babelrag.chains.answer import ANSWER_VARIABLES, REWRITE_VARIABLES, AnswerPipeline
+        from babelrag.stores.langdetect import detect_language
+
+        return AnswerPipeline(
+            retriever=retriever or self.cross_lingual_retriever(),
+            llm=self.llm,
+            answer_prompt=self.prompt("answer", ANSWER_VARIABLES),
+            rewrite_prompt=self.prompt("rewrite_in_language", REWRITE_VARIABLES),
+            messages=self.messages(),
+            detect_language=detect_language,
+            context_tokens=self.settings.generation.context_tokens,
+            max_new_tokens=self.settings.generation.max_new_tokens,
+            rewrite_wrong_language=self.settings.answer.rewrite_wrong_language,
+            min_support=self.settings.answer.min_support,
+            number_passages=self.settings.answer.number_passages,
+        )
+
+
+def _load_causal_lm(location: str, settings: Settings):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    g = settings.generation
+    if g.threads:
+        torch.set_num_threads(g.threads)
+    dtype = "auto" if g.dtype == "auto" else getattr(torch, g.dtype)
+    local = Path(location).exists()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=local)
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, local_files_only=local)
+    except (OSError, ValueError) as exc:
+        raise ModelError(
+            f"cannot load the generator {location!r}: {exc}",
+            hint="check models.generator: a babelrag/ pack name, a Hugging Face id or a model folder",
+        ) from exc
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ModelError(
+            f"the generator {location!r} has no chat template",
+            hint="use an instruction-tuned (chat) model",
+        )
+    return model.to(settings.models.device).eval(), tokenizer
+
+
+def _load_translation_pipeline(location: str, device: str):
+    from transformers import pipeline
+
+    try:
+        return pipeline("translation", model=location, device=device)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load the translation model {location!r}: {exc}") from exc
+
+
+def _pair(value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    source, sep, target = value.partition("-")
+    if not sep or not source or not target:
+        raise ModelError(f"translation.model_pair must look like zh-en, got {value!r}")
+    return source.lower(), target.lower()
 
 
 def _load_sentence_transformer(location: str, device: str):

@@ -10,7 +10,7 @@ never loses what was there.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,7 +122,7 @@ class Ingestor:
             for chunk_index, text in enumerate(self.chunker.split(doc.text)):
                 chunk_id = _chunk_id(source, text, seen)
                 meta: dict[str, Scalar] = {
-                    **{k: v for k, v in doc.metadata.items() if k not in _RESERVED},
+                    **_user_metadata(doc.metadata),
                     "source": source,
                     "title": doc.title,
                     "lang": lang,
@@ -194,6 +194,14 @@ def remove_sources(store: KnowledgeStore, paths: Iterable[Path | str]) -> Remove
 
 
 _RESERVED = frozenset({"source", "title", "lang", "doc", "chunk", "fingerprint", "id", "score"})
+
+
+def _user_metadata(metadata: Mapping[str, Scalar]) -> dict[str, Scalar]:
+    """The document's own metadata; its ``id`` is kept as ``doc_id`` (ours is the chunk id)."""
+    out = {k: v for k, v in metadata.items() if k not in _RESERVED}
+    if "id" in metadata:
+        out["doc_id"] = metadata["id"]
+    return out
 
 
 def source_key(path: Path) -> str:

@@ -244,6 +244,29 @@ class KnowledgeStore:
             )
         return hits
 
+    def vectors(self, ids: Sequence[str]) -> list[list[float]]:
+        """Stored vectors of the given chunks, in the order asked."""
+        if not ids:
+            return []
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise StoreError(f"chunks no longer in knowledge base {self.name!r}: {missing[:3]}")
+        return [list(map(float, by_id[i])) for i in ids]
+
+    def cosine_scores(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
+        """Scores (as in :class:`SearchHit`) of given chunks against a query vector."""
+        import numpy as np
+
+        if not ids:
+            return {}
+        matrix = np.asarray(self.vectors(ids), dtype=np.float32)
+        query = np.asarray(vector, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
+        sims = matrix @ query / np.where(norms == 0, 1.0, norms)
+        return {cid: float(min(1.0, max(0.0, s))) for cid, s in zip(ids, sims, strict=True)}
+
     def as_vectorstore(self):
         """The same collection as a LangChain ``Chroma`` vector store."""
         from langchain_chroma import Chroma

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from babelrag.agents.cli.ask import ask
 from babelrag.agents.cli.common import (
     GlobalOptions,
     JsonOption,
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(models_app, name="models")
 app.add_typer(kb_app, name="kb")
 app.add_typer(config_app, name="config")
+app.command()(ask)
 
 
 def _version(value: bool) -> None:

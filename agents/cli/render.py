@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.padding import Padding
 
 from babelrag.agents.console import display_path, err, out, shorten
+from babelrag.chains.answer import AnswerResult
 from babelrag.stores.ingest import IngestReport
 from babelrag.stores.knowledge_store import SearchHit
 
@@ -45,3 +46,33 @@ def print_ingest_report(report: IngestReport, *, kb: str, json_output: bool) -> 
         f"{report.chunks_removed} removed)",
         highlight=False,
     )
+
+
+def print_answer(result: AnswerResult, *, streamed: bool = False) -> None:
+    """The checked answer, then its sources; translations and timings dimmed below."""
+    from babelrag.stores.langdetect import language_name
+
+    if streamed:
+        out.rule("checked against the sources", style="dim")
+    out.print(escape(result.answer), highlight=False)
+    if result.sources:
+        out.print()
+        for src in result.sources:
+            out.print(
+                f"[bold cyan][{src['ref']}][/] [bold]{escape(src['title'])}[/]  [magenta]{src['lang']}[/]  "
+                f"[dim]{escape(display_path(src['source']))}  score {src['score']:.3f}[/]",
+                highlight=False,
+            )
+    details = []
+    if result.translations:
+        details.append(
+            "searched also as: "
+            + "; ".join(f"{language_name(k)}: {v}" for k, v in result.translations.items())
+        )
+    if result.timings:
+        details.append(
+            "timings: " + ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in result.timings.items())
+        )
+    details.extend(result.notes)
+    for line in details:
+        err.print(f"[dim]{escape(line)}[/]", highlight=False)

@@ -1,0 +1,302 @@
+"""The cross-lingual answer chain: retrieve, pack, generate, cite, in the asker's language.
+
+Steps (each a named runnable, so the chain streams and traces like any LCEL chain):
+1. detect the question's language (or take the caller's),
+2. retrieve with query translation and rank fusion,
+3. pack numbered passages into the generator's context budget (in tokens),
+4. generate with the ``answer`` prompt,
+5. check citations against the passages, spot "no answer", and make sure the answer is in the
+   question's language (one rewrite pass if the model slipped into another language).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from babelrag.chains.citations import is_no_answer, strip_citations
+from babelrag.chains.generator import Decoding, LocalChatModel
+from babelrag.chains.grounding import ground_answer
+from babelrag.chains.prompting import render
+from babelrag.chains.retrieval import CrossLingualRetriever, RetrievalResult
+from babelrag.stores.knowledge_store import SearchHit
+from babelrag.stores.langdetect import UNDETERMINED, language_name
+
+ANSWER_VARIABLES = ("passages", "question", "language")
+REWRITE_VARIABLES = ("text", "language")
+
+
+@dataclass
+class Prepared:
+    """Everything decided before generation."""
+
+    question: str
+    lang: str
+    retrieval: RetrievalResult
+    passages: list[SearchHit]
+    messages: list[BaseMessage]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class AnswerResult:
+    question: str
+    answer: str
+    lang: str
+    no_answer: bool
+    sources: list[dict[str, Any]]  # cited passages, in citation order, each a search hit + "ref"
+    passages: list[SearchHit]  # all passages given to the model, numbered from 1
+    translations: dict[str, str]
+    timings: dict[str, float]
+    generation: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "lang": self.lang,
+            "no_answer": self.no_answer,
+            "sources": self.sources,
+            "translations": self.translations,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "generation": self.generation,
+            "notes": self.notes,
+        }
+
+
+def pack_passages(
+    hits: Sequence[SearchHit],
+    *,
+    count_tokens: Callable[[str], int],
+    budget: int,
+    min_tail: int = 48,
+    number: bool = True,
+) -> tuple[str, list[SearchHit]]:
+    """Numbered passages that fit in ``budget`` tokens; the last one may be cut to fit."""
+    blocks: list[str] = []
+    used: list[SearchHit] = []
+    remaining = budget
+    for hit in hits:
+        header = f"[{len(used) + 1}] {hit.title}\n" if number else f"{hit.title}\n"
+        block = header + hit.text.strip()
+        cost = count_tokens(block) + 2  # the blank line between passages
+        if cost <= remaining:
+            blocks.append(block)
+            used.append(hit)
+            remaining -= cost
+            continue
+        if remaining - count_tokens(header) >= min_tail:
+            cut = _cut_to_tokens(hit.text.strip(), remaining - count_tokens(header) - 2, count_tokens)
+            if cut:
+                blocks.append(header + cut + " …")
+                used.append(hit)
+        break
+    return "\n\n".join(blocks), used
+
+
+def _cut_to_tokens(text: str, budget: int, count_tokens: Callable[[str], int]) -> str:
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count_tokens(text[:mid]) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip()
+
+
+class AnswerPipeline:
+    """Builds answers; dependencies are passed in ready-made (see :mod:`babelrag.agents.runtime`)."""
+
+    def __init__(
+        self,
+        *,
+        retriever: CrossLingualRetriever,
+        llm: LocalChatModel,
+        answer_prompt: ChatPromptTemplate,
+        rewrite_prompt: ChatPromptTemplate,
+        messages: Mapping[str, Mapping[str, str]],
+        detect_language: Callable[[str], str],
+        context_tokens: int = 2048,
+        max_new_tokens: int = 320,
+        rewrite_wrong_language: bool = True,
+        min_support: float = 0.8,
+        number_passages: bool = False,
+    ) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.answer_prompt = answer_prompt
+        self.rewrite_prompt = rewrite_prompt
+        self.messages = messages
+        self.detect_language = detect_language
+        self.context_tokens = context_tokens
+        self.max_new_tokens = max_new_tokens
+        self.rewrite_wrong_language = rewrite_wrong_language
+        self.min_support = min_support
+        self.number_passages = number_passages
+
+    # -- steps ------------------------------------------------------------------------------
+    def prepare(self, question: str, *, lang: str | None = None) -> Prepared:
+        question = question.strip()
+        target = lang or self.detect_language(question)
+        retrieval = self.retriever.retrieve(question, query_lang=target if target != UNDETERMINED else None)
+        if target == UNDETERMINED:
+            target = "en"
+        empty = render(self.answer_prompt, passages="", question=question, language=language_name(target))
+        overhead = self.llm.prompt_tokens(empty)
+        budget = self.context_tokens - overhead - self.max_new_tokens
+        text, used = pack_passages(
+            retrieval.hits,
+            count_tokens=self.llm.count_tokens,
+            budget=max(budget, 0),
+            number=self.number_passages,
+        )
+        messages = render(
+            self.answer_prompt, passages=text, question=question, language=language_name(target)
+        )
+        return Prepared(question, target, retrieval, used, messages, dict(retrieval.timings))
+
+    def finish(self, prepared: Prepared, raw: str, generation: Mapping[str, Any]) -> AnswerResult:
+        timings = dict(prepared.timings)
+        generation = {**generation, "raw_answer": raw}
+        for key in ("prefill_s", "decode_s", "generate_s"):
+            if generation.get(key) is not None:
+                timings[key] = float(generation[key])
+        notes: list[str] = []
+        if not prepared.passages or is_no_answer(raw):
+            return self._no_answer(prepared, timings, generation, notes)
+        answer, rewritten = self._ensure_language(raw.strip(), prepared.lang, timings)
+        if rewritten:
+            notes.append(rewritten)
+        started = time.perf_counter()
+        store = self.retriever.store
+        grounded = ground_answer(
+            answer,
+            [p.text for p in prepared.passages],
+            titles=[p.title for p in prepared.passages],
+            embed_sentences=_query_embedder(store.embedder),
+            passage_vectors=store.vectors([p.id for p in prepared.passages]),
+            min_similarity=self.min_support,
+        )
+        timings["ground_s"] = time.perf_counter() - started
+        if grounded.dropped:
+            notes.append(
+                f"dropped {len(grounded.dropped)} sentence(s) no passage supports: {grounded.dropped}"
+            )
+        if not grounded.text:
+            notes.append("nothing in the generated answer could be traced to a passage")
+            return self._no_answer(prepared, timings, generation, notes)
+        sources = [{"ref": n, **prepared.passages[n - 1].to_dict()} for n in grounded.cited]
+        return AnswerResult(
+            prepared.question,
+            grounded.text,
+            prepared.lang,
+            False,
+            sources,
+            prepared.passages,
+            prepared.retrieval.translations,
+            timings,
+            dict(generation),
+            notes,
+        )
+
+    def _no_answer(self, prepared: Prepared, timings: dict, generation: Mapping, notes: list) -> AnswerResult:
+        table = self.messages.get("no_answer", {})
+        text = table.get(prepared.lang) or table.get("en", "The knowledge base does not contain an answer.")
+        if not prepared.passages:
+            notes.append("no passages were found")
+        return AnswerResult(
+            prepared.question,
+            text,
+            prepared.lang,
+            True,
+            [],
+            prepared.passages,
+            prepared.retrieval.translations,
+            timings,
+            dict(generation),
+            notes,
+        )
+
+    def _ensure_language(self, answer: str, target: str, timings: dict[str, float]) -> tuple[str, str | None]:
+        plain = strip_citations(answer)
+        found = self.detect_language(plain)
+        if not self.rewrite_wrong_language or found in (target, UNDETERMINED) or len(plain.strip()) < 12:
+            return answer, None
+        started = time.perf_counter()
+        messages = render(self.rewrite_prompt, text=answer, language=language_name(target))
+        decoding = Decoding(max_new_tokens=self.max_new_tokens)
+        rewritten = str(self.llm.invoke(messages, decoding=decoding).content).strip()
+        timings["rewrite_s"] = time.perf_counter() - started
+        if rewritten and self.detect_language(strip_citations(rewritten)) in (target, UNDETERMINED):
+            return (
+                rewritten,
+                f"the model answered in {language_name(found)}; rewritten in {language_name(target)}",
+            )
+        return answer, f"the model answered in {language_name(found)}, not {language_name(target)}"
+
+    # -- entry points -----------------------------------------------------------------------
+    def ask(
+        self, question: str, *, lang: str | None = None, decoding: Decoding | None = None
+    ) -> AnswerResult:
+        prepared = self.prepare(question, lang=lang)
+        if not prepared.passages:
+            return self.finish(prepared, "", {})
+        reply = self.llm.invoke(prepared.messages, decoding=decoding or self._decoding())
+        return self.finish(prepared, str(reply.content), reply.response_metadata)
+
+    def stream(
+        self, question: str, *, lang: str | None = None, decoding: Decoding | None = None
+    ) -> Iterator[str | AnswerResult]:
+        """Yield text pieces as they are generated, then the final :class:`AnswerResult`."""
+        prepared = self.prepare(question, lang=lang)
+        if not prepared.passages:
+            yield self.finish(prepared, "", {})
+            return
+        pieces: list[str] = []
+        meta: dict[str, Any] = {}
+        for chunk in self.llm.stream(prepared.messages, decoding=decoding or self._decoding()):
+            if chunk.content:
+                pieces.append(str(chunk.content))
+                yield str(chunk.content)
+            if chunk.response_metadata:
+                meta = dict(chunk.response_metadata)
+        yield self.finish(prepared, "".join(pieces), meta)
+
+    def _decoding(self) -> Decoding:
+        return self.llm.decoding.with_overrides(max_new_tokens=self.max_new_tokens)
+
+    def as_runnable(self) -> Runnable[dict, AnswerResult]:
+        """``{"question": ..., "lang"?: ...}`` -> :class:`AnswerResult`, as an LCEL chain."""
+        prepare = RunnableLambda(lambda x: self.prepare(x["question"], lang=x.get("lang"))).with_config(
+            run_name="retrieve_and_pack"
+        )
+
+        def generate(p: Prepared) -> tuple[Prepared, Any]:
+            if not p.passages:
+                return p, None
+            return p, self.llm.invoke(p.messages, decoding=self._decoding())
+
+        def finish(pair: tuple[Prepared, Any]) -> AnswerResult:
+            p, reply = pair
+            return self.finish(
+                p, str(reply.content) if reply else "", reply.response_metadata if reply else {}
+            )
+
+        return (
+            prepare
+            | RunnableLambda(generate).with_config(run_name="generate")
+            | RunnableLambda(finish).with_config(run_name="cite_and_check")
+        ).with_config(run_name="cross_lingual_answer")
+
+
+def _query_embedder(embedder: Any) -> Callable[[list[str]], list[list[float]]]:
+    batch = getattr(embedder, "embed_queries", None)
+    return batch if batch else (lambda texts: [embedder.embed_query(t) for t in texts])

@@ -1,0 +1,126 @@
+"""Attribute-or-abstain: every sentence of an answer must be traceable to a passage.
+
+Small local models cite unreliably and invent numbers. So after generation each sentence is
+checked: a citation the model wrote is kept if it names a real passage; a sentence without
+one is attributed to the passage most similar to it (cross-lingual embeddings make this work
+when answer and passage are in different languages); a sentence that no passage supports, or
+whose numbers appear in none of its passages, is dropped. An answer with nothing left is a
+"not in the knowledge base" answer: we would rather say so than pass on an invented fact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from babelrag.chains.citations import parse_citations
+from babelrag.stores.chunking import split_sentences
+
+_MARK = re.compile(r"\[(\d+)\]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+#: Scaffolding small models copy from the prompt: "[1] (Title):", "Passage [2]:", "Passage 2:".
+_SCAFFOLD = re.compile(
+    r"^\s*(?:[-*•]\s*)?(?:(?:passage|passages|quelle|passage)\s*)?\[?\d+\]?\s*(?:\([^)\n]{0,120}\))?\s*[:：]\s*",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Grounded:
+    text: str
+    cited: list[int]  # passage numbers in order of first citation
+    dropped: list[str] = field(default_factory=list)  # sentences no passage supports
+
+
+def ground_answer(
+    answer: str,
+    passages: Sequence[str],
+    *,
+    titles: Sequence[str] = (),
+    embed_sentences: Callable[[list[str]], list[list[float]]],
+    passage_vectors: Sequence[Sequence[float]],
+    min_similarity: float = 0.8,
+) -> Grounded:
+    cleaned, _, _ = parse_citations(_strip_scaffold(answer), len(passages))
+    sentences = [s.strip() for line in cleaned.splitlines() for s in split_sentences(line) if s.strip()]
+    boilerplate = {t.strip().casefold() for t in titles if t.strip()}
+    boilerplate |= {ln.strip().casefold() for p in passages for ln in p.splitlines() if _is_heading(ln)}
+    sentences = [s for s in _dedupe(sentences) if _is_statement(s, boilerplate)]
+    if not sentences:
+        return Grounded("", [])
+    plain = [_MARK.sub("", s).strip() for s in sentences]
+    vectors = np.asarray(embed_sentences(plain), dtype=np.float32)
+    pvecs = np.asarray(passage_vectors, dtype=np.float32)
+    sims = vectors @ pvecs.T if len(pvecs) else np.zeros((len(sentences), 0))
+    kept: list[str] = []
+    dropped: list[str] = []
+    for sentence, text, row in zip(sentences, plain, sims, strict=True):
+        refs = [int(n) for n in _MARK.findall(sentence)]
+        if not refs and row.size and row.max() >= min_similarity:
+            refs = [int(row.argmax()) + 1]
+        if not refs or not _numbers_supported(text, [passages[r - 1] for r in refs]):
+            dropped.append(text)
+            continue
+        body = _MARK.sub("", sentence).rstrip()
+        kept.append(_attach(body, refs))
+    final = " ".join(kept) if not _is_cjk(" ".join(kept)) else "".join(kept)
+    final, cited, _ = parse_citations(final, len(passages))
+    return Grounded(final, cited, dropped)
+
+
+def _strip_scaffold(answer: str) -> str:
+    lines = [_SCAFFOLD.sub("", line) for line in answer.splitlines()]
+    return "\n".join(line for line in lines if line.strip())
+
+
+def _is_heading(line: str) -> bool:
+    """A short passage line without closing punctuation: a heading the model may copy."""
+    line = line.strip()
+    return 0 < len(line) <= 60 and not line.endswith((".", "!", "?", "。", "！", "？", ":", "："))
+
+
+def _is_statement(sentence: str, boilerplate: set[str]) -> bool:
+    """Not a question echoed back, not a copied heading, not a fragment."""
+    text = _MARK.sub("", sentence).strip()
+    if text.rstrip().endswith(("?", "？")):
+        return False
+    if text.strip(" :：").casefold() in boilerplate:
+        return False
+    return len(re.sub(r"[\W\d_]+", "", text)) >= 3
+
+
+def _dedupe(sentences: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for s in sentences:
+        key = _MARK.sub("", s).strip().casefold()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out
+
+
+def _numbers_supported(text: str, sources: Sequence[str]) -> bool:
+    """Every number in the sentence occurs in one of its passages (1.230 and 1,230 count as 1230)."""
+    haystack = {_norm_number(n) for src in sources for n in _NUMBER.findall(src)}
+    return all(_norm_number(n) in haystack for n in _NUMBER.findall(text))
+
+
+def _norm_number(value: str) -> str:
+    return re.sub(r"[.,]", "", value).lstrip("0") or "0"
+
+
+def _attach(body: str, refs: Sequence[int]) -> str:
+    marks = "".join(f"[{r}]" for r in dict.fromkeys(refs))
+    match = re.search(r"[.!?。！？…]+$", body)
+    if match:
+        return body[: match.start()] + marks + body[match.start() :]
+    return body + marks
+
+
+def _is_cjk(text: str) -> bool:
+    cjk = sum(1 for ch in text if "\u3040" <= ch <= "\u9fff")
+    return cjk > len(text) / 3

@@ -1,0 +1,232 @@
+"""Query translation: the user's query in the knowledge base's other languages.
+
+By default the local generator translates through a prompt file; a dedicated Hugging Face
+translation model (``pipeline("translation")``: MarianMT, NLLB, M2M100) can be used instead.
+Translations are cached, and nothing is translated into the query's own language.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from babelrag.stores.langdetect import UNDETERMINED, language_name
+
+TRANSLATE_VARIABLES = ("query", "source_language", "target_language")
+
+_QUOTES = "\"'“”„‟«»‹›「」『』`*"
+_LABEL = re.compile(
+    r"^(?:translation|translated query|translated|query|output|answer|result|english|german|chinese|french|"
+    r"spanish|japanese|korean|russian|deutsch|englisch|übersetzung|traduction|traducción|"
+    r"翻译|译文|英文|中文|德文|德语|英语|查询)\s*[:：]\s*",
+    re.IGNORECASE,
+)
+
+
+@runtime_checkable
+class Translator(Protocol):
+    """Translates short texts; ``id`` names the backend for the cache."""
+
+    id: str
+
+    def translate(self, text: str, source: str, target: str) -> str: ...
+
+
+def clean_translation(text: str) -> str:
+    """One line of translation: no chatter, labels, quotes or notes."""
+    text = re.sub(r"<think>.*?</think>", "", text, flags=re.DOTALL)
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    line = _LABEL.sub("", lines[0]).strip()
+    if not line and len(lines) > 1:  # "Translation:" on a line of its own
+        line = lines[1]
+    line = re.sub(r"\s*[(（](?:note|translation|注|翻译)[^)）]*[)）]\s*$", "", line, flags=re.IGNORECASE)
+    while len(line) >= 2 and line[0] in _QUOTES and line[-1] in _QUOTES:
+        line = line[1:-1].strip()
+    return " ".join(line.split())
+
+
+def build_translation_chain(*, llm: BaseChatModel, prompt: ChatPromptTemplate) -> Runnable[dict, str]:
+    """{query, source_language, target_language} -> one clean line."""
+    return (prompt | llm | StrOutputParser() | RunnableLambda(clean_translation)).with_config(
+        run_name="translate_query"
+    )
+
+
+class LLMTranslator:
+    """Translation by the local generator through the ``translate_query`` prompt."""
+
+    def __init__(self, *, llm: BaseChatModel, prompt: ChatPromptTemplate, model_id: str) -> None:
+        self.chain = build_translation_chain(llm=llm, prompt=prompt)
+        # the prompt is part of the backend: editing it must not serve stale cached translations
+        digest = hashlib.sha256(repr(prompt.messages).encode()).hexdigest()[:12]
+        self.id = f"llm:{model_id}:{digest}"
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        return self.chain.invoke(
+            {
+                "query": text,
+                "source_language": language_name(source),
+                "target_language": language_name(target),
+            }
+        )
+
+
+#: NLLB language codes for the languages people most often mix.
+NLLB_CODES = {
+    "en": "eng_Latn", "zh": "zho_Hans", "de": "deu_Latn", "fr": "fra_Latn", "es": "spa_Latn",
+    "it": "ita_Latn", "pt": "por_Latn", "nl": "nld_Latn", "ru": "rus_Cyrl", "ja": "jpn_Jpan",
+    "ko": "kor_Hang", "ar": "arb_Arab", "pl": "pol_Latn", "tr": "tur_Latn", "uk": "ukr_Cyrl",
+    "sv": "swe_Latn", "cs": "ces_Latn", "vi": "vie_Latn", "hi": "hin_Deva", "id": "ind_Latn",
+}  # fmt: skip
+
+
+class PipelineTranslator:
+    """Translation by a transformers ``pipeline("translation")``.
+
+    ``languages`` says how the model names languages: ``"nllb"`` (eng_Latn…), ``"iso"``
+    (M2M100, mBART-style ISO codes) or ``"fixed"`` for one-pair models such as MarianMT
+    (``opus-mt-zh-en``), which are only used for the pair in ``pair``.
+    """
+
+    def __init__(
+        self, *, pipeline: Any, model_id: str, languages: str = "fixed", pair: tuple[str, str] | None = None
+    ) -> None:
+        self.pipeline = pipeline
+        self.id = f"hf:{model_id}"
+        self.languages = languages
+        self.pair = pair
+
+    def supports(self, source: str, target: str) -> bool:
+        if self.languages == "fixed":
+            return self.pair is None or self.pair == (source, target)
+        if self.languages == "nllb":
+            return source in NLLB_CODES and target in NLLB_CODES
+        return True
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        if not self.supports(source, target):
+            return ""
+        kwargs: dict[str, str] = {}
+        if self.languages == "nllb":
+            kwargs = {"src_lang": NLLB_CODES[source], "tgt_lang": NLLB_CODES[target]}
+        elif self.languages == "iso":
+            kwargs = {"src_lang": source, "tgt_lang": target}
+        result = self.pipeline(text, max_length=256, **kwargs)
+        return clean_translation(result[0]["translation_text"]) if result else ""
+
+
+class TranslationCache:
+    """Translations by (backend, source, target, text), in SQLite; safe across threads and runs."""
+
+    def __init__(self, path: Path | str = ":memory:") -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock, self._db:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS translations (backend TEXT, source TEXT, target TEXT, "
+                "text TEXT, translation TEXT, PRIMARY KEY (backend, source, target, text))"
+            )
+
+    def get(self, backend: str, source: str, target: str, text: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT translation FROM translations WHERE backend=? AND source=? AND target=? AND text=?",
+                (backend, source, target, text),
+            ).fetchone()
+        return row[0] if row else None
+
+    def put(self, backend: str, source: str, target: str, text: str, translation: str) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?)",
+                (backend, source, target, text, translation),
+            )
+
+
+class CachedTranslator:
+    """Wraps a translator with a :class:`TranslationCache`; counts real calls (for tests and timings)."""
+
+    def __init__(self, inner: Translator, cache: TranslationCache) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.id = inner.id
+        self.calls = 0
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        cached = self.cache.get(self.id, source, target, text)
+        if cached is not None:
+            return cached
+        self.calls += 1
+        result = self.inner.translate(text, source, target)
+        if result:
+            self.cache.put(self.id, source, target, text, result)
+        return result
+
+
+def translation_targets(
+    query_lang: str,
+    kb_languages: Mapping[str, int],
+    *,
+    configured: Iterable[str] = (),
+    max_targets: int = 3,
+    min_share: float = 0.05,
+) -> list[str]:
+    """Languages to translate into: configured ones, else the knowledge base's main languages.
+
+    The query's own language is never a target; a language holding less than ``min_share`` of
+    the chunks is not worth a translation.
+    """
+    configured = [c for c in configured if c]
+    if configured:
+        candidates = configured
+    else:
+        total = sum(kb_languages.values()) or 1
+        ranked = sorted(kb_languages.items(), key=lambda kv: (-kv[1], kv[0]))
+        candidates = [lang for lang, n in ranked if n / total >= min_share]
+    targets = [c for c in candidates if c not in (query_lang, UNDETERMINED)]
+    return list(dict.fromkeys(targets))[:max_targets]
+
+
+def translate_query(
+    translator: Translator,
+    query: str,
+    source: str,
+    targets: Iterable[str],
+    *,
+    detect_language: Callable[[str], str] | None = None,
+) -> dict[str, str]:
+    """The query in each target language.
+
+    Failed, empty, unchanged and duplicate translations are dropped, and with
+    ``detect_language`` so is a "translation" that came back in another language than asked
+    (small models sometimes answer in English instead of translating): a wrong query in the
+    fusion only adds noise.
+    """
+    out: dict[str, str] = {}
+    seen = {query.strip().casefold()}
+    for target in targets:
+        if target == source:
+            continue
+        text = translator.translate(query, source, target)
+        key = text.strip().casefold()
+        if not key or key in seen:
+            continue
+        if detect_language is not None and detect_language(text) not in (target, UNDETERMINED):
+            continue
+        seen.add(key)
+        out[target] = text
+    return out

@@ -1,0 +1,121 @@
+"""BM25 over a knowledge base's chunks, with tokens that make sense for CJK text.
+
+``str.split`` finds no words in Chinese or Japanese. Here Latin, Cyrillic and other spaced
+scripts give lower-cased words; runs of Han characters and kana give single characters and
+overlapping bigrams (the usual choice without a dictionary segmenter); Hangul gives words and
+bigrams.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from babelrag.stores.knowledge_store import KnowledgeStore, Scalar, SearchHit
+
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HANGUL = r"\uac00-\ud7af"
+_RUNS = re.compile(rf"[{_CJK}]+|[{_HANGUL}]+|[^\W_{_CJK}{_HANGUL}]+(?:['’.-][^\W_{_CJK}{_HANGUL}]+)*")
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Index terms of ``text`` (see module docstring)."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    tokens: list[str] = []
+    for run in _RUNS.findall(text):
+        first = run[0]
+        if re.match(rf"[{_CJK}]", first):
+            tokens.extend(run)
+            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+        elif re.match(rf"[{_HANGUL}]", first):
+            tokens.append(run)
+            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+        else:
+            tokens.append(run)
+    return tokens
+
+
+@dataclass(frozen=True)
+class _Doc:
+    id: str
+    text: str
+    metadata: Mapping[str, Scalar]
+    length: int
+
+
+class BM25Index:
+    """Okapi BM25 (k1, b) over a fixed set of chunks."""
+
+    def __init__(
+        self, chunks: Sequence[tuple[str, str, Mapping[str, Scalar]]], *, k1: float = 1.2, b: float = 0.75
+    ) -> None:
+        self.k1, self.b = k1, b
+        self.docs: list[_Doc] = []
+        self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for index, (cid, text, meta) in enumerate(chunks):
+            counts = Counter(lexical_tokens(text))
+            self.docs.append(_Doc(cid, text, dict(meta), sum(counts.values())))
+            for term, tf in counts.items():
+                self.postings[term].append((index, tf))
+        n = len(self.docs)
+        self.avg_len = sum(d.length for d in self.docs) / n if n else 0.0
+        self.idf = {t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in self.postings.items()}
+
+    @classmethod
+    def from_store(cls, store: KnowledgeStore, **kwargs: float) -> BM25Index:
+        chunks: list[tuple[str, str, Mapping[str, Scalar]]] = []
+        total, page = store.count(), 5000
+        for offset in range(0, total, page):
+            got = store.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            for cid, text, meta in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
+            ):
+                chunks.append((cid, text or "", meta or {}))
+        return cls(chunks, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def search(
+        self, query: str, *, k: int = 10, lang: str | None = None, where: Mapping[str, Scalar] | None = None
+    ) -> list[SearchHit]:
+        """Top-k chunks by BM25. ``score`` is 0 here: callers fill in the cosine if they need it."""
+        scores: dict[int, float] = defaultdict(float)
+        for term in set(lexical_tokens(query)):
+            idf = self.idf.get(term)
+            if idf is None:
+                continue
+            for index, tf in self.postings[term]:
+                norm = self.k1 * (1 - self.b + self.b * self.docs[index].length / (self.avg_len or 1))
+                scores[index] += idf * tf * (self.k1 + 1) / (tf + norm)
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        hits: list[SearchHit] = []
+        for index, bm25 in ranked:
+            doc = self.docs[index]
+            if not _matches(doc.metadata, lang, where):
+                continue
+            meta = {**doc.metadata, "bm25": round(bm25, 4)}
+            hits.append(
+                SearchHit(
+                    id=doc.id,
+                    source=str(meta.get("source", "")),
+                    title=str(meta.get("title", "")),
+                    lang=str(meta.get("lang", "und")),
+                    score=0.0,
+                    text=doc.text,
+                    metadata=meta,
+                )
+            )
+            if len(hits) == k:
+                break
+        return hits
+
+
+def _matches(meta: Mapping[str, Scalar], lang: str | None, where: Mapping[str, Scalar] | None) -> bool:
+    if lang and meta.get("lang") != lang:
+        return False
+    return all(meta.get(key) == value for key, value in (where or {}).items())
