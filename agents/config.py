@@ -139,6 +139,18 @@ class AnswerSettings(_Section):
     )
 
 
+class ChatSettings(_Section):
+    history_tokens: int = Field(
+        768, ge=0, le=32768, description="History used to rewrite follow-ups, in tokens."
+    )
+
+
+class WriteSettings(_Section):
+    factor: float = Field(
+        1.5, gt=1, le=10, description="Target length of the expanded draft, times the draft's."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BABELRAG_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
@@ -155,6 +167,8 @@ class Settings(BaseSettings):
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     translation: TranslationSettings = Field(default_factory=TranslationSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    write: WriteSettings = Field(default_factory=WriteSettings)
 
     @field_validator("kb")
     @classmethod

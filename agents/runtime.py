@@ -18,7 +18,10 @@ from babelrag.stores.progress import NullProgress, Progress
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
 
+    from babelrag.agents.dialogue import Dialogue
     from babelrag.agents.modelpack.registry import ModelPack
+    from babelrag.agents.sessions import SessionStore
+    from babelrag.agents.writer import WritingAssistant
     from babelrag.chains.answer import AnswerPipeline
     from babelrag.chains.generator import Decoding, LocalChatModel
     from babelrag.chains.retrieval import CrossLingualRetriever
@@ -52,6 +55,31 @@ class Runtime:
     def __init__(self, settings: Settings, progress: Progress | None = None) -> None:
         self.settings = settings
         self.progress = progress or NullProgress()
+
+    def derive(self, settings: Settings) -> Runtime:
+        """A runtime for other settings that shares whatever loaded models they have in common.
+
+        Scripted runs change settings per step; reloading the models for each would cost seconds
+        a step. The generator is shared with its decoding replaced; the translator only while
+        the translation and model settings are the same.
+        """
+        child = Runtime(settings, self.progress)
+        same_models = settings.models == self.settings.models
+        if same_models and "embedder" in self.__dict__:
+            child.__dict__["embedder"] = self.embedder
+        if settings.home == self.settings.home and "chroma" in self.__dict__:
+            child.__dict__["chroma"] = self.chroma
+        if same_models and "llm" in self.__dict__:
+            child.__dict__["llm"] = self.llm.model_copy(
+                update={"decoding": child.decoding(), "context_tokens": settings.generation.context_tokens}
+            )
+        if (
+            same_models
+            and settings.translation == self.settings.translation
+            and "translator" in self.__dict__
+        ):
+            child.__dict__["translator"] = self.translator
+        return child
 
     @cached_property
     def model_pack(self) -> ModelPack:
@@ -173,15 +201,17 @@ class Runtime:
             TRANSLATE_VARIABLES,
             CachedTranslator,
             LLMTranslator,
-            PipelineTranslator,
+            Seq2SeqTranslator,
             TranslationCache,
         )
 
         cfg = self.settings.translation
         inner: Translator
         if cfg.model:
-            inner = PipelineTranslator(
-                pipeline=_load_translation_pipeline(self.resolve(cfg.model), self.settings.models.device),
+            model, tokenizer = _load_seq2seq(self.resolve(cfg.model), self.settings.models.device)
+            inner = Seq2SeqTranslator(
+                model=model,
+                tokenizer=tokenizer,
                 model_id=cfg.model,
                 languages=cfg.model_languages,
                 pair=_pair(cfg.model_pair),
@@ -256,6 +286,38 @@ class Runtime:
             number_passages=self.settings.answer.number_passages,
         )
 
+    # -- agents (writing assistant, dialogue) -------------------------------------------------
+    def writing_assistant(self) -> WritingAssistant:
+        from babelrag.agents.writer import EXPAND_VARIABLES, WritingAssistant
+        from babelrag.stores.langdetect import detect_language
+
+        return WritingAssistant(
+            retriever=self.cross_lingual_retriever(),
+            llm=self.llm,
+            prompt=self.prompt("expand_draft", EXPAND_VARIABLES),
+            detect_language=detect_language,
+            messages=self.messages(),
+            min_support=self.settings.answer.min_support,
+            context_tokens=self.settings.generation.context_tokens,
+        )
+
+    def dialogue(self) -> Dialogue:
+        from babelrag.agents.dialogue import CONDENSE_VARIABLES, Dialogue
+        from babelrag.stores.langdetect import detect_language
+
+        return Dialogue(
+            pipeline=self.answer_pipeline(),
+            llm=self.llm,
+            condense_prompt=self.prompt("condense_question", CONDENSE_VARIABLES),
+            detect_language=detect_language,
+            history_tokens=self.settings.chat.history_tokens,
+        )
+
+    def session_store(self) -> SessionStore:
+        from babelrag.agents.sessions import SessionStore
+
+        return SessionStore(self.settings.home / "sessions")
+
 
 def _load_causal_lm(location: str, settings: Settings):
     import torch
@@ -282,13 +344,19 @@ def _load_causal_lm(location: str, settings: Settings):
     return model.to(settings.models.device).eval(), tokenizer
 
 
-def _load_translation_pipeline(location: str, device: str):
-    from transformers import pipeline
+def _load_seq2seq(location: str, device: str):
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+    local = Path(location).exists()
     try:
-        return pipeline("translation", model=location, device=device)
+        tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=local)
+        model = AutoModelForSeq2SeqLM.from_pretrained(location, local_files_only=local)
     except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load the translation model {location!r}: {exc}") from exc
+        raise ModelError(
+            f"cannot load the translation model {location!r}: {exc}",
+            hint="translation.model must be an encoder-decoder translation model (MarianMT, NLLB, M2M100)",
+        ) from exc
+    return model.to(device).eval(), tokenizer
 
 
 def _pair(value: str | None) -> tuple[str, str] | None:

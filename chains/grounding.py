@@ -19,11 +19,12 @@ import numpy as np
 from babelrag.chains.citations import parse_citations
 from babelrag.stores.chunking import split_sentences
 
-_MARK = re.compile(r"\[(\d+)\]")
+_MARK = re.compile(r"\s*\[(\d+)\]")  # with the space before it: "two minutes [1]." -> "two minutes."
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-#: Scaffolding small models copy from the prompt: "[1] (Title):", "Passage [2]:", "Passage 2:".
+#: Scaffolding small models copy from the prompt: "[1] (Title):", "Passage [2]:", "Passage 2:";
+#: not a time ("10:30 ...") or a year ("2019: ...") that starts a line of the answer.
 _SCAFFOLD = re.compile(
-    r"^\s*(?:[-*•]\s*)?(?:(?:passage|passages|quelle|passage)\s*)?\[?\d+\]?\s*(?:\([^)\n]{0,120}\))?\s*[:：]\s*",
+    r"^\s*(?:[-*•]\s*)?(?:(?:passage|passages|quelle|passage)\s*)?\[?\d{1,2}\]?\s*(?:\([^)\n]{0,120}\))?\s*[:：](?!\d)\s*",
     re.IGNORECASE,
 )
 
@@ -110,7 +111,9 @@ def _numbers_supported(text: str, sources: Sequence[str]) -> bool:
 
 
 def _norm_number(value: str) -> str:
-    return re.sub(r"[.,]", "", value).lstrip("0") or "0"
+    """Thousands separators go (1.230 = 1,230 = 1230); a decimal comma becomes a point (2,5 = 2.5)."""
+    value = re.sub(r"(?<=\d)[.,](?=\d{3}(?!\d))", "", value)
+    return value.replace(",", ".").lstrip("0") or "0"
 
 
 def _attach(body: str, refs: Sequence[int]) -> str:

@@ -1,7 +1,7 @@
 """Query translation: the user's query in the knowledge base's other languages.
 
 By default the local generator translates through a prompt file; a dedicated Hugging Face
-translation model (``pipeline("translation")``: MarianMT, NLLB, M2M100) can be used instead.
+translation model (MarianMT, NLLB, M2M100) can be configured instead.
 Translations are cached, and nothing is translated into the query's own language.
 """
 
@@ -92,21 +92,31 @@ NLLB_CODES = {
 }  # fmt: skip
 
 
-class PipelineTranslator:
-    """Translation by a transformers ``pipeline("translation")``.
+class Seq2SeqTranslator:
+    """Translation by a dedicated encoder-decoder model (MarianMT, NLLB, M2M100).
 
+    transformers 5 removed ``pipeline("translation")``; this does what it did: tokenize, set
+    the source language, force the target language as the first generated token, decode.
     ``languages`` says how the model names languages: ``"nllb"`` (eng_Latn…), ``"iso"``
-    (M2M100, mBART-style ISO codes) or ``"fixed"`` for one-pair models such as MarianMT
-    (``opus-mt-zh-en``), which are only used for the pair in ``pair``.
+    (M2M100) or ``"fixed"`` for one-pair models such as ``opus-mt-zh-en``, used only for ``pair``.
     """
 
     def __init__(
-        self, *, pipeline: Any, model_id: str, languages: str = "fixed", pair: tuple[str, str] | None = None
+        self,
+        *,
+        model: Any,
+        tokenizer: Any,
+        model_id: str,
+        languages: str = "fixed",
+        pair: tuple[str, str] | None = None,
+        max_new_tokens: int = 128,
     ) -> None:
-        self.pipeline = pipeline
+        self.model = model
+        self.tokenizer = tokenizer
         self.id = f"hf:{model_id}"
         self.languages = languages
         self.pair = pair
+        self.max_new_tokens = max_new_tokens
 
     def supports(self, source: str, target: str) -> bool:
         if self.languages == "fixed":
@@ -118,13 +128,20 @@ class PipelineTranslator:
     def translate(self, text: str, source: str, target: str) -> str:
         if not self.supports(source, target):
             return ""
-        kwargs: dict[str, str] = {}
+        import torch
+
+        limit = int(getattr(self.model.config, "max_position_embeddings", 0) or 1_000_000)
+        kwargs: dict[str, Any] = {"max_new_tokens": min(self.max_new_tokens, limit - 2)}
         if self.languages == "nllb":
-            kwargs = {"src_lang": NLLB_CODES[source], "tgt_lang": NLLB_CODES[target]}
+            self.tokenizer.src_lang = NLLB_CODES[source]
+            kwargs["forced_bos_token_id"] = self.tokenizer.convert_tokens_to_ids(NLLB_CODES[target])
         elif self.languages == "iso":
-            kwargs = {"src_lang": source, "tgt_lang": target}
-        result = self.pipeline(text, max_length=256, **kwargs)
-        return clean_translation(result[0]["translation_text"]) if result else ""
+            self.tokenizer.src_lang = source
+            kwargs["forced_bos_token_id"] = self.tokenizer.get_lang_id(target)
+        inputs = self.tokenizer(text, return_tensors="pt", truncation=True, max_length=limit)
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, **kwargs)
+        return clean_translation(self.tokenizer.decode(output[0], skip_special_tokens=True))
 
 
 class TranslationCache:

@@ -14,26 +14,44 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from babelrag.stores.knowledge_store import KnowledgeStore, Scalar, SearchHit
 
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _HANGUL = r"\uac00-\ud7af"
-_RUNS = re.compile(rf"[{_CJK}]+|[{_HANGUL}]+|[^\W_{_CJK}{_HANGUL}]+(?:['’.-][^\W_{_CJK}{_HANGUL}]+)*")
+
+
+@lru_cache(maxsize=1)
+def _runs() -> re.Pattern[str]:
+    """Word runs; combining marks (Devanagari vowel signs, Arabic harakat…) are not ``\\w`` in
+    ``re``, but belong inside a word. Built on first use: listing the marks takes ~10 ms."""
+    marks = [c for c in range(0x10000) if unicodedata.category(chr(c)).startswith("M")]
+    spans: list[list[int]] = []
+    for c in marks:
+        if spans and spans[-1][1] == c - 1:
+            spans[-1][1] = c
+        else:
+            spans.append([c, c])
+    mark = "".join(f"{chr(a)}-{chr(b)}" for a, b in spans)
+    letter = rf"[^\W_{_CJK}{_HANGUL}]"
+    word = rf"{letter}+(?:[{mark}]+{letter}*)*"
+    return re.compile(rf"[{_CJK}]+|[{_HANGUL}]+|{word}(?:['’.-]{word})*")
 
 
 def lexical_tokens(text: str) -> list[str]:
     """Index terms of ``text`` (see module docstring)."""
     text = unicodedata.normalize("NFKC", text).casefold()
     tokens: list[str] = []
-    for run in _RUNS.findall(text):
+    for run in _runs().findall(text):
         first = run[0]
         if re.match(rf"[{_CJK}]", first):
             tokens.extend(run)
             tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
         elif re.match(rf"[{_HANGUL}]", first):
             tokens.append(run)
-            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+            if len(run) > 2:  # a two-syllable word is its own only bigram: count it once
+                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
         else:
             tokens.append(run)
     return tokens

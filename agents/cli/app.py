@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from babelrag.agents.cli.ask import ask
+from babelrag.agents.cli.chat import chat
 from babelrag.agents.cli.common import (
     GlobalOptions,
     JsonOption,
@@ -18,6 +19,8 @@ from babelrag.agents.cli.common import (
 )
 from babelrag.agents.cli.kb import config_app, kb_app
 from babelrag.agents.cli.models import models_app
+from babelrag.agents.cli.run import run
+from babelrag.agents.cli.write import write
 
 app = typer.Typer(
     name="babelrag",
@@ -31,6 +34,9 @@ app.add_typer(models_app, name="models")
 app.add_typer(kb_app, name="kb")
 app.add_typer(config_app, name="config")
 app.command()(ask)
+app.command()(chat)
+app.command()(write)
+app.command()(run)
 
 
 def _version(value: bool) -> None:

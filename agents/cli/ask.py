@@ -70,7 +70,7 @@ def ask(
     kb: KbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Answer a question from the knowledge base, in the question's language, citing sources [n]."""
+    """Answer a question from the knowledge base, in the question's language, with cited sources."""
     from babelrag.agents.cli.render import print_answer
     from babelrag.agents.console import out
     from babelrag.chains.answer import AnswerResult

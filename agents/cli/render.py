@@ -57,12 +57,7 @@ def print_answer(result: AnswerResult, *, streamed: bool = False) -> None:
     out.print(escape(result.answer), highlight=False)
     if result.sources:
         out.print()
-        for src in result.sources:
-            out.print(
-                f"[bold cyan][{src['ref']}][/] [bold]{escape(src['title'])}[/]  [magenta]{src['lang']}[/]  "
-                f"[dim]{escape(display_path(src['source']))}  score {src['score']:.3f}[/]",
-                highlight=False,
-            )
+        print_sources(result.sources)
     details = []
     if result.translations:
         details.append(
@@ -76,3 +71,15 @@ def print_answer(result: AnswerResult, *, streamed: bool = False) -> None:
     details.extend(result.notes)
     for line in details:
         err.print(f"[dim]{escape(line)}[/]", highlight=False)
+
+
+def print_sources(sources: Sequence[dict]) -> None:
+    """``[n] title  lang  path  score`` per cited passage."""
+    if not sources:
+        out.print("[dim](no sources)[/]")
+    for src in sources:
+        out.print(
+            f"[bold cyan][{src['ref']}][/] [bold]{escape(src['title'])}[/]  [magenta]{src['lang']}[/]  "
+            f"[dim]{escape(display_path(src['source']))}  score {src['score']:.3f}[/]",
+            highlight=False,
+        )

@@ -134,8 +134,10 @@ def _parse_queries(data: bytes) -> dict[str, Query]:
     return queries
 
 
-def _parse_qrels(data: bytes, name: str) -> dict[str, dict[str, int]]:
+def _parse_qrels(data: bytes, name: str) -> tuple[dict[str, dict[str, int]], dict[tuple[str, str], int]]:
+    """Judgments, and the line of each (query, document) pair for warnings about it."""
     qrels: dict[str, dict[str, int]] = {}
+    lines: dict[tuple[str, str], int] = {}
     rows = _lines(data, name)
     number, header = next(rows)
     if tuple(cell.strip().lower() for cell in header.split("\t")) != QRELS_HEADER:
@@ -151,28 +153,33 @@ def _parse_qrels(data: bytes, name: str) -> dict[str, dict[str, int]]:
         except ValueError:
             raise EvalDataError(f"{name} line {number}: score {cells[2]!r} is not an integer") from None
         qrels.setdefault(cells[0], {})[cells[1]] = score
+        lines.setdefault((cells[0], cells[1]), number)
     if not qrels:
         raise EvalDataError(f"{name} has a header but no judgments")
-    return qrels
+    return qrels, lines
 
 
 def _check_references(
-    qrels: dict[str, dict[str, int]], corpus: dict[str, CorpusDoc], queries: dict[str, Query], name: str
+    qrels: dict[str, dict[str, int]],
+    lines: dict[tuple[str, str], int],
+    corpus: dict[str, CorpusDoc],
+    queries: dict[str, Query],
+    name: str,
 ) -> tuple[dict[str, dict[str, int]], list[str]]:
-    """Qrels without unknown ids, and a warning per dropped reference or query."""
+    """Qrels without unknown ids, and a warning (file and line) per dropped reference or query."""
     kept: dict[str, dict[str, int]] = {}
     warnings: list[str] = []
     for qid, rels in qrels.items():
+        first = f"{name} line {lines[qid, next(iter(rels))]}"
         if qid not in queries:
-            warnings.append(f"{name}: query {qid!r} is not in {QUERIES_FILE}; its judgments are ignored")
+            warnings.append(f"{first}: query {qid!r} is not in {QUERIES_FILE}; its judgments are ignored")
             continue
+        for doc in rels:
+            if doc not in corpus:
+                warnings.append(f"{name} line {lines[qid, doc]}: document {doc!r} is not in {CORPUS_FILE}")
         known = {doc: score for doc, score in rels.items() if doc in corpus}
-        unknown = sorted(set(rels) - set(known))
-        if unknown:
-            listed = ", ".join(repr(doc) for doc in unknown[:5]) + (" …" if len(unknown) > 5 else "")
-            warnings.append(f"{name}: query {qid!r} judges documents not in {CORPUS_FILE}: {listed}")
         if not any(score > 0 for score in known.values()):
-            warnings.append(f"{name}: query {qid!r} has no relevant document in the corpus; dropped")
+            warnings.append(f"{first}: query {qid!r} has no relevant document in {CORPUS_FILE}; dropped")
             continue
         kept[qid] = known
     if not kept:
@@ -189,9 +196,8 @@ def load_beir(path: Path, *, split: str = "test") -> BeirDataset:
     raw = {name: _read(path, name) for name in (CORPUS_FILE, QUERIES_FILE, qrels_name)}
     corpus = _parse_corpus(raw[CORPUS_FILE])
     queries = _parse_queries(raw[QUERIES_FILE])
-    qrels, warnings = _check_references(
-        _parse_qrels(raw[qrels_name], qrels_name), corpus, queries, qrels_name
-    )
+    qrels, lines = _parse_qrels(raw[qrels_name], qrels_name)
+    qrels, warnings = _check_references(qrels, lines, corpus, queries, qrels_name)
     return BeirDataset(corpus, queries, qrels, fingerprint=_fingerprint(raw), warnings=warnings)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -124,8 +125,8 @@ class AptCache:
                 f"dpkg is not installed, so {deb.name} cannot be unpacked",
                 hint="run this on Debian/Ubuntu (dpkg -x needs no root)",
             )
-        partial = self.root / f".partial-{package}"
-        shutil.rmtree(partial, ignore_errors=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".partial-{package}-", dir=self.root))  # one per process
         result = _run([tool, "-x", str(deb), str(partial)])
         if result.returncode != 0:
             shutil.rmtree(partial, ignore_errors=True)

@@ -120,6 +120,18 @@ def _section_opening(section: Section) -> str:
     return opening(" ".join(section.paragraphs) or section.text)
 
 
+def _translated_opening(section: Section, english_text: str) -> str:
+    """The opening of the section's leading translated paragraphs: po4a leaves untranslated
+    paragraphs in English, and a query must not end in one."""
+    english = _normalised(english_text)
+    kept: list[str] = []
+    for paragraph in section.paragraphs or section.blocks:
+        if _normalised(paragraph) in english:
+            break
+        kept.append(paragraph)
+    return opening(" ".join(kept)) if kept else ""
+
+
 def build_dataset(
     english: dict[str, Section],
     translated: dict[str, Section],
@@ -160,8 +172,8 @@ def build_dataset(
             copied = _normalised(text) == _normalised(doc.title)
             relevant = same_title[_normalised(doc.title)]
         else:
-            text = _section_opening(section)
-            copied = _normalised(text) in _normalised(doc.text)
+            text = _translated_opening(section, doc.text)
+            copied = not text
             relevant = [sid]
         if not _normalised(text) or copied:
             skipped["untranslated"] += 1
@@ -211,8 +223,8 @@ def _load_pair(
     suffix = debref_package_suffix(lang)
     progress = progress or NullProgress()
     cache = AptCache(Path(cache_dir) / "debref")
+    translated, version = _load_manual(cache, suffix, progress)  # first: a missing language fails fast
     english, en_version = _load_manual(cache, "en", progress)
-    translated, version = _load_manual(cache, suffix, progress)
     versions = {PACKAGE_PREFIX + "en": en_version, PACKAGE_PREFIX + suffix: version}
     if en_version != version:
         progress.log(

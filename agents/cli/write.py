@@ -1,0 +1,145 @@
+"""``babelrag write``: expand a draft with background from the knowledge base."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from babelrag.agents.cli.common import JsonOption, KbOption, runtime_for
+from babelrag.stores.errors import ConfigError
+
+_HELP = """Commands: [bold]a[/] accept all · [bold]r 2,3[/] reject additions · [bold]k 2[/] keep one again ·
+[bold]p[/] another pass · [bold]d[/] show the document · [bold]s [PATH][/] save · [bold]q[/] quit"""
+
+
+def write(
+    ctx: typer.Context,
+    draft_file: Annotated[Path, typer.Argument(help="The draft (Markdown or text, any language).")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the result to this file.")
+    ] = None,
+    lang: Annotated[str | None, typer.Option(help="Language of the draft (default: detected).")] = None,
+    factor: Annotated[
+        float | None, typer.Option(help="Target length, times the draft's (config write.factor).")
+    ] = None,
+    sections: Annotated[
+        str | None, typer.Option(help="Sections to expand, e.g. 1,3 (default: all; see the numbers in -i).")
+    ] = None,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", "-i", help="Review additions, run more passes, then save.")
+    ] = False,
+    kb: KbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Expand a draft with cited background from the knowledge base, keeping its language and voice."""
+    from babelrag.agents.console import err, out
+    from babelrag.stores.langdetect import normalize_language_code
+
+    draft = _read_draft(draft_file)
+    chosen = _numbers(sections)
+    try:
+        language = normalize_language_code(lang) if lang else None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    with runtime_for(ctx, kb=kb, write={"factor": factor}) as rt:
+        assistant = rt.writing_assistant()
+        result = assistant.expand(draft, lang=language, sections=chosen, factor=rt.settings.write.factor)
+    if interactive:
+        result = _session(assistant, result, output)
+        return
+    if json_output:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    elif output:
+        output.write_text(result.render(), encoding="utf-8")
+        out.print(f"wrote {output}", highlight=False)
+    else:
+        out.print(result.render(), markup=False, highlight=False)
+    if result.note:
+        err.print(f"[yellow]{result.note}[/]", highlight=False)
+
+
+def _session(assistant, result, output: Path | None):
+    from rich.markup import escape
+
+    from babelrag.agents.console import err, out
+
+    def show() -> None:
+        if not result.additions:
+            out.print(f"[yellow]{escape(result.note or 'No additions.')}[/]")
+        for add in result.additions:
+            mark = "[green]✓[/]" if add.accepted else "[red]✗[/]"
+            out.print(f"{mark} ({add.id}) [dim]section {add.section}[/] {escape(add.text)}", highlight=False)
+            for n, hit in enumerate(add.hits, 1):
+                out.print(f"      [dim][{n}] {escape(hit.title)} — {escape(hit.source)}[/]", highlight=False)
+
+    show()
+    out.print(_HELP)
+    while True:
+        try:
+            line = input("write> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            break
+        cmd, _, arg = line.partition(" ")
+        try:
+            if cmd in ("q", "quit", "/quit"):
+                break
+            if cmd == "a":
+                for add in result.additions:
+                    add.accepted = True
+            elif cmd in ("r", "k"):
+                ids = set(_numbers(arg) or [])
+                for add in result.additions:
+                    if add.id in ids:
+                        add.accepted = cmd == "k"
+            elif cmd == "p":
+                before = len(result.additions)
+                with err.status("another pass…"):
+                    result = assistant.another_pass(result)
+                out.print(f"{len(result.additions) - before} new addition(s)")
+            elif cmd == "d":
+                out.print(result.render(), markup=False, highlight=False)
+                continue
+            elif cmd == "s":
+                target = Path(arg) if arg else output
+                if target is None:
+                    out.print("save where? s PATH")
+                    continue
+                target.write_text(result.render(), encoding="utf-8")
+                out.print(f"saved {target}")
+                continue
+            else:
+                out.print(_HELP)
+                continue
+        except ConfigError as exc:
+            out.print(f"[red]{escape(str(exc))}[/]")
+            continue
+        show()
+    return result
+
+
+def _read_draft(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no such draft file: {path}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
+    if not text.strip():
+        raise ConfigError(f"{path} is empty")
+    return text
+
+
+def _numbers(value: str | None) -> list[int] | None:
+    if not value:
+        return None
+    try:
+        numbers = [int(x) for x in value.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise ConfigError(f"expected numbers like 1,3, got {value!r}") from None
+    if any(n < 1 for n in numbers):
+        raise ConfigError("section numbers start at 1")
+    return numbers

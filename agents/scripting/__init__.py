@@ -1,0 +1,26 @@
+"""Scripted chain runs: ``babelrag run SCRIPT.yaml``.
+
+A script is a versioned YAML file listing steps (ingest, search, ask, translate, write, chat),
+validated as a whole before anything runs and executed against a :class:`ScriptBackend` that the
+composition root provides. The format is documented in ``examples/scripts/README.md``.
+"""
+
+from __future__ import annotations
+
+from babelrag.agents.scripting.errors import Issue, ScriptError
+from babelrag.agents.scripting.model import ForEach, Script, Step
+from babelrag.agents.scripting.runner import RunReport, ScriptBackend, run_script
+from babelrag.agents.scripting.schema import load_script, parse_script
+
+__all__ = [
+    "ForEach",
+    "Issue",
+    "RunReport",
+    "Script",
+    "ScriptBackend",
+    "ScriptError",
+    "Step",
+    "load_script",
+    "parse_script",
+    "run_script",
+]

@@ -1,0 +1,199 @@
+"""Cross-lingual retrieval over a real Chroma store with the keyword embedder and a fake translator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from babelrag.chains.retrieval import CrossLingualRetriever
+from babelrag.stores.fakes import KeywordEmbeddings
+from babelrag.stores.knowledge_store import KnowledgeStore
+from babelrag.stores.langdetect import detect_language
+from babelrag.stores.lexical import BM25Index
+from tests.store_cases import make_ingestor
+
+pytestmark = pytest.mark.unit
+
+QUERY = "How do I undo the last commit?"
+QUERY_ZH = "如何撤销最后一次提交？"
+
+ENGLISH = {
+    "trains.md": "# Night trains\n\nThe last train of the night leaves the station at midnight.\n",
+    "shop.md": "# Shop hours\n\nThe shop stays open until the last customer of the day has left.\n",
+    "bread.md": "# Bread\n\nBake the bread for forty minutes until the crust is brown.\n",
+}
+CHINESE = {"git.txt": "# 撤销提交\n\n如果最后一次提交有错误，可以撤销提交，但保留修改。\n"}
+
+
+class FakeTranslator:
+    def __init__(self, table: dict[tuple[str, str, str], str]) -> None:
+        self.id = "fake:dict"
+        self.table = table
+        self.calls: list[tuple[str, str, str]] = []
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        self.calls.append((text, source, target))
+        return self.table.get((text, source, target), "")
+
+
+def build_store(tmp_path: Path, files: dict[str, str]) -> KnowledgeStore:
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    for name, text in files.items():
+        (kb / name).write_text(text, encoding="utf-8")
+    ing = make_ingestor(tmp_path, KeywordEmbeddings(dimension=512))
+    report = ing.ingest([kb])
+    assert len(report.added) == len(files) and not report.failed
+    return ing.store
+
+
+def name_of(hit) -> str:
+    return Path(hit.source).name
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeStore:
+    """Shared by the tests of this module, which only read it."""
+    return build_store(tmp_path_factory.mktemp("retrieval"), {**ENGLISH, **CHINESE})
+
+
+@pytest.fixture
+def translator() -> FakeTranslator:
+    return FakeTranslator({(QUERY, "en", "zh"): QUERY_ZH})
+
+
+def make_retriever(store: KnowledgeStore, translator: FakeTranslator, **kwargs) -> CrossLingualRetriever:
+    settings = {"k": 2, "fetch_k": 2, "detect_language": detect_language, **kwargs}
+    return CrossLingualRetriever(store=store, translator=translator, **settings)
+
+
+class TestTranslation:
+    def test_no_translation_when_the_kb_is_all_in_the_query_language(self, tmp_path: Path) -> None:
+        store = build_store(tmp_path, ENGLISH)
+        translator = FakeTranslator({(QUERY, "en", "zh"): QUERY_ZH})
+        result = make_retriever(store, translator, k=3).retrieve(QUERY)
+        assert translator.calls == []
+        assert result.query_lang == "en" and result.translations == {}
+        assert [h.id for h in result.hits] == [h.id for h in store.search(QUERY, k=3)]
+        assert all("rrf" not in h.metadata for h in result.hits), "one list: nothing to fuse"
+
+    def test_translates_into_the_other_kb_languages(self, store, translator) -> None:
+        result = make_retriever(store, translator).retrieve(QUERY)
+        assert translator.calls == [(QUERY, "en", "zh")]
+        assert result.translations == {"zh": QUERY_ZH}
+        assert "translate_s" in result.timings and "retrieve_s" in result.timings
+
+    def test_a_document_only_the_translation_reaches(self, store, translator) -> None:
+        off = make_retriever(store, translator, use_translation=False).retrieve(QUERY)
+        on = make_retriever(store, translator).retrieve(QUERY)
+        assert "git.txt" not in [name_of(h) for h in off.hits]
+        assert translator.calls == [(QUERY, "en", "zh")], "translation off does not call the translator"
+        assert "git.txt" in [name_of(h) for h in on.hits]
+        git = next(h for h in on.hits if name_of(h) == "git.txt")
+        assert git.metadata["matched_by"] == "translation:zh"
+
+    def test_query_language_given_by_the_caller(self, store, translator) -> None:
+        seen: list[str] = []
+
+        def detect(text: str) -> str:
+            seen.append(text)
+            return detect_language(text)
+
+        retriever = make_retriever(store, translator, detect_language=detect)
+        result = retriever.retrieve(QUERY, query_lang="en")
+        assert result.query_lang == "en"
+        assert QUERY not in seen, "the query is not detected again"
+        assert seen == [QUERY_ZH], "the translation is checked to be in the target language"
+
+    def test_translation_in_the_wrong_language_is_not_searched(self, store) -> None:
+        translator = FakeTranslator({(QUERY, "en", "zh"): "You should use git reset for that."})
+        result = make_retriever(store, translator).retrieve(QUERY)
+        assert result.translations == {}
+        assert "git.txt" not in [name_of(h) for h in result.hits]
+
+
+class TestScoresAndFusion:
+    def test_scores_are_cosines_to_the_original_query(self, store, translator) -> None:
+        result = make_retriever(store, translator, k=4, fetch_k=4).retrieve(QUERY)
+        assert len(result.hits) == 4
+        expected = store.cosine_scores(store.embedder.embed_query(QUERY), [h.id for h in result.hits])
+        for hit in result.hits:
+            assert hit.score == pytest.approx(expected[hit.id], abs=1e-6)
+        git = next(h for h in result.hits if name_of(h) == "git.txt")
+        translated = store.search(QUERY_ZH, k=1)[0]
+        assert translated.id == git.id and translated.score > 0.5
+        assert git.score < 0.1, "not the cosine to the translation that found it"
+        assert max(h.score for h in result.hits) > 0.2
+
+    def test_fusion_metadata(self, store, translator) -> None:
+        result = make_retriever(store, translator, k=4, fetch_k=4).retrieve(QUERY)
+        for hit in result.hits:
+            assert set(hit.metadata["matched_by"].split(",")) <= {"original", "translation:zh"}
+            assert hit.metadata["rrf"] > 0
+        assert [h.metadata["rrf"] for h in result.hits] == sorted(
+            (h.metadata["rrf"] for h in result.hits), reverse=True
+        )
+        top = result.hits[0]
+        assert top.metadata["matched_by"] == "original,translation:zh"
+        assert top.metadata["rrf"] > 1 / 61, "found by both lists: more than rank 1 of one list gives"
+
+    @pytest.mark.parametrize("k", [1, 2, 3])
+    def test_k_limits_the_results(self, store, translator, k: int) -> None:
+        assert len(make_retriever(store, translator, k=k, fetch_k=10).retrieve(QUERY).hits) == k
+
+    def test_lang_filter_applies_to_every_list(self, store, translator) -> None:
+        hits = make_retriever(store, translator, k=4, lang="zh").retrieve(QUERY).hits
+        assert [name_of(h) for h in hits] == ["git.txt"]
+
+
+class TestLexical:
+    def test_lexical_mode_adds_bm25_lists(self, store, translator) -> None:
+        built: list[BM25Index] = []
+
+        def lexical() -> BM25Index:
+            built.append(BM25Index.from_store(store))
+            return built[-1]
+
+        dense = make_retriever(store, translator, k=4, fetch_k=4, lexical=lexical).retrieve(QUERY)
+        assert built == [], "the index is only built when lexical mode is on"
+        assert all("lexical:" not in h.metadata["matched_by"] for h in dense.hits)
+
+        both = make_retriever(store, translator, k=4, fetch_k=4, lexical=lexical, use_lexical=True)
+        hits = both.retrieve(QUERY).hits
+        assert len(built) == 1
+        matched = {name_of(h): h.metadata["matched_by"].split(",") for h in hits}
+        assert "lexical:translation:zh" in matched["git.txt"]
+        assert "lexical:original" in matched["trains.md"] and "lexical:original" in matched["shop.md"]
+        assert "lexical:original" not in matched["git.txt"]
+
+    def test_lexical_alone_is_fused_with_the_dense_list(self, store, translator) -> None:
+        retriever = make_retriever(
+            store,
+            translator,
+            k=4,
+            use_translation=False,
+            use_lexical=True,
+            lexical=lambda: BM25Index.from_store(store),
+        )
+        hits = retriever.retrieve(QUERY).hits
+        assert translator.calls == []
+        assert any(h.metadata["matched_by"] == "lexical:original,original" for h in hits)
+
+
+class TestAsLangChainRetriever:
+    def test_invoke_returns_documents(self, store, translator) -> None:
+        retriever = make_retriever(store, translator)
+        assert isinstance(retriever, BaseRetriever)
+        docs = retriever.invoke(QUERY)
+        hits = make_retriever(store, translator).retrieve(QUERY).hits
+        assert all(isinstance(d, Document) for d in docs)
+        assert [d.id for d in docs] == [h.id for h in hits]
+        assert [d.page_content for d in docs] == [h.text for h in hits]
+        assert {"score", "rrf", "matched_by", "source", "lang"} <= set(docs[0].metadata)
+
+    def test_k_must_be_positive(self, store, translator) -> None:
+        with pytest.raises(ValueError):
+            make_retriever(store, translator, k=0)
