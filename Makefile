@@ -14,7 +14,7 @@ BABELRAG := $(BIN)/babelrag
 DEMO_KB ?= sample
 PYTEST_ARGS ?=
 
-.PHONY: setup models demo test unit lint format clean-venv
+.PHONY: setup models demo test unit lint format clean-venv bench eval-results
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,6 @@ format: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+eval-results: models
+	$(BIN)/python bench/eval_results.py

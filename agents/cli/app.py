@@ -17,6 +17,7 @@ from babelrag.agents.cli.common import (
     parse_where,
     runtime_for,
 )
+from babelrag.agents.cli.evaluate import eval_app
 from babelrag.agents.cli.kb import config_app, kb_app
 from babelrag.agents.cli.models import models_app
 from babelrag.agents.cli.run import run
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.add_typer(models_app, name="models")
 app.add_typer(kb_app, name="kb")
 app.add_typer(config_app, name="config")
+app.add_typer(eval_app, name="eval")
 app.command()(ask)
 app.command()(chat)
 app.command()(write)

@@ -1,0 +1,86 @@
+"""Evaluation over the real stack: a cached knowledge base for a test corpus, and the
+retrieval modes compared side by side.
+
+The corpus is ingested once per (corpus fingerprint, embedder) into a knowledge base named
+after both, so repeated evaluations (other modes, other query languages of the same corpus)
+skip the slow embedding step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from babelrag.agents.evaluation.beir import BeirDataset
+from babelrag.agents.evaluation.retrieval_eval import corpus_to_jsonl, hits_to_doc_ids
+from babelrag.agents.runtime import Runtime
+
+Mode = Callable[[str, str | None], list[str]]
+MODES = ("dense", "translated", "fused", "fused+lexical")
+
+
+def eval_kb_name(dataset: BeirDataset, embedder: str) -> str:
+    """Named after the corpus alone (not the queries): query sets in several languages share it."""
+    digest = hashlib.sha256(embedder.encode())
+    for doc in sorted(dataset.corpus.values(), key=lambda d: d.id):
+        digest.update(f"\0{doc.id}\0{doc.title}\0{doc.text}\0{doc.lang}".encode())
+    return f"eval-{digest.hexdigest()[:12]}"
+
+
+def prepare_corpus_kb(rt: Runtime, dataset: BeirDataset) -> Runtime:
+    """A runtime on the corpus's knowledge base, ingesting the corpus if it is not there yet."""
+    kb = eval_kb_name(dataset, rt.settings.models.embedder)
+    rt.settings.kb = kb
+    jsonl = rt.settings.cache_dir / "eval" / f"{kb}.jsonl"
+    if not jsonl.exists():
+        corpus_to_jsonl(dataset, jsonl)
+    report = rt.ingestor().ingest([jsonl], rt.progress)  # a no-op when already ingested
+    if report.failed:
+        raise RuntimeError(f"ingesting the evaluation corpus failed: {report.failed}")
+    return rt
+
+
+def corpus_language(dataset: BeirDataset) -> str:
+    langs = [d.lang for d in dataset.corpus.values() if d.lang]
+    return max(set(langs), key=langs.count) if langs else "en"
+
+
+def retrieval_modes(
+    rt: Runtime, dataset: BeirDataset, *, k: int = 10, modes: tuple[str, ...] = MODES
+) -> dict[str, Mode]:
+    """Functions (query, lang) -> ranked corpus ids. Chunks are over-fetched so that k documents remain."""
+    fetch = 3 * k
+    target = corpus_language(dataset)
+    built: dict[str, Mode] = {}
+
+    def through(translate: bool, lexical: bool) -> Mode:
+        retriever = rt.cross_lingual_retriever(k=fetch, translate=translate, lexical=lexical)
+        retriever.fetch_k = max(retriever.fetch_k, fetch)
+        retriever.target_languages = (target,)
+        retriever.max_targets = 1
+        return lambda text, lang: hits_to_doc_ids(retriever.retrieve(text, query_lang=lang).hits)[:k]
+
+    def translated(text: str, lang: str | None) -> list[str]:
+        source = lang or "und"
+        query = text if source == target else (rt.translator.translate(text, source, target) or text)
+        return hits_to_doc_ids(rt.store().search(query, k=fetch))[:k]
+
+    for name in modes:
+        if name == "dense":
+            built[name] = through(False, False)
+        elif name == "translated":
+            built[name] = translated
+        elif name == "fused":
+            built[name] = through(True, False)
+        elif name == "fused+lexical":
+            built[name] = through(True, True)
+        elif name == "dense+lexical":
+            built[name] = through(False, True)
+        else:
+            raise ValueError(f"unknown mode {name!r}; choose from {', '.join((*MODES, 'dense+lexical'))}")
+    return built
+
+
+def corpus_path_hint(path: Path) -> str:
+    return f"build one with `babelrag eval build-debref --lang zh-cn {path}`"

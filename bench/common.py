@@ -1,0 +1,183 @@
+"""Helpers shared by the benchmark sections: timing, memory, machine info, settings, texts, tables.
+
+Nothing heavy is imported at module level: the parent process only renders tables, and each
+section imports torch and friends in its own child process.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import resource
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from babelrag.agents.config import Settings
+    from babelrag.stores.chunking import Chunker
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_KB = REPO / "examples" / "sample_kb"
+SAMPLE_QUESTIONS = REPO / "examples" / "sample_kb_questions.md"
+PACKAGES = ("torch", "transformers", "sentence-transformers", "chromadb", "langchain-chroma", "numpy")
+
+
+# -- timing ---------------------------------------------------------------------------------
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds ``fn`` took, and what it returned."""
+    started = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - started, value
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation, as numpy's default."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    pos = (len(ordered) - 1) * q / 100
+    low, high = int(pos), min(int(pos) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
+    """p50/p95/mean in milliseconds of a list of latencies in seconds."""
+    ms = [s * 1000 for s in seconds]
+    return {
+        "p50_ms": percentile(ms, 50),
+        "p95_ms": percentile(ms, 95),
+        "mean_ms": statistics.fmean(ms),
+        "n": len(ms),
+    }
+
+
+# -- memory and machine ---------------------------------------------------------------------
+def current_rss_mb() -> float:
+    """Resident set size of this process now (Linux /proc; 0 where unavailable)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine_info() -> dict[str, Any]:
+    """What the figures were measured on; versions come from metadata, so nothing is imported."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    cpuinfo = _read("/proc/cpuinfo")
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    flags = re.search(r"^flags\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni")
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu_model": model.group(1).strip() if model else platform.processor() or platform.machine(),
+        "cpu_flags": [f for f in wanted if flags and f in flags.group(1).split()],
+        "cores": os.cpu_count(),
+        "ram_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+    }
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+# -- babelrag inputs ------------------------------------------------------------------------
+def bench_settings(home: Path, **overrides: Any) -> Settings:
+    """Settings for a throwaway data directory, with the installed model pack."""
+    from babelrag.agents.config import default_cache_dir, load_settings
+
+    return load_settings(home=home, cache_dir=default_cache_dir(), **overrides)
+
+
+def sample_chunks(chunker: Chunker) -> list[str]:
+    """The sample knowledge base cut by babelrag's chunker, in file order."""
+    from babelrag.stores.loaders import iter_source_files, load_file
+
+    return [
+        chunk
+        for path in iter_source_files([SAMPLE_KB])
+        for doc in load_file(path)
+        for chunk in chunker.split(doc.text)
+    ]
+
+
+def passages(chunks: Sequence[str], n: int, chars: int = 1000) -> list[str]:
+    """``n`` passages of about ``chars`` characters: consecutive chunks joined, repeating the KB."""
+    out: list[str] = []
+    buffer = ""
+    i = 0
+    while len(out) < n:
+        buffer = f"{buffer} {chunks[i % len(chunks)].strip()}".strip()
+        i += 1
+        if len(buffer) >= chars:
+            out.append(buffer[:chars])
+            buffer = ""
+    return out
+
+
+def sample_questions(numbers: Iterable[int]) -> list[dict[str, str]]:
+    """Rows of the sample question table: number, language and question."""
+    rows = {}
+    for line in SAMPLE_QUESTIONS.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].isdigit():
+            rows[int(cells[0])] = {"number": cells[0], "lang": cells[1], "question": cells[2].strip("`")}
+    return [rows[n] for n in numbers]
+
+
+# -- tables ---------------------------------------------------------------------------------
+@dataclass
+class Table:
+    """One section's figures, rendered as a Markdown table with notes below it."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_markdown(self) -> str:
+        widths = [max(len(str(r[i])) for r in [self.headers, *self.rows]) for i in range(len(self.headers))]
+
+        def line(cells: Sequence[str]) -> str:
+            return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+        parts = [f"### {self.title}", "", line(self.headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+        parts += [line(r) for r in self.rows]
+        if self.notes:
+            parts += ["", *(f"- {n}" for n in self.notes)]
+        return "\n".join(parts)
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def ratio(ours: float | None, baseline: float | None, digits: int = 2) -> str:
+    """``ours / baseline`` as ``1.23×`` (for throughput, above 1 means babelrag is faster)."""
+    if not ours or not baseline:
+        return "—"
+    return f"{ours / baseline:.{digits}f}×"

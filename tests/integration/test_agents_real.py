@@ -1,0 +1,58 @@
+"""Writing assistant and dialogue with the real packaged models on the sample KB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from babelrag.stores.langdetect import detect_language
+from tests.conftest import SAMPLE_KB
+from tests.integration.test_rag_real import runtime  # noqa: F401  (shared module fixture)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DRAFT_ZH = (
+    "# 绿茶\n\n我每天早上都喝一杯绿茶。以前我总是用刚烧开的水泡茶，茶总是很苦。\n\n"
+    "后来朋友告诉我，泡绿茶的水不能太烫。\n"
+)
+
+
+def test_chinese_draft_is_expanded_in_chinese_with_english_background(runtime) -> None:  # noqa: F811
+    result = runtime.writing_assistant().expand(DRAFT_ZH, factor=2.0)
+    text = result.render()
+    for sentence in (
+        "我每天早上都喝一杯绿茶。",
+        "以前我总是用刚烧开的水泡茶，茶总是很苦。",
+        "后来朋友告诉我，泡绿茶的水不能太烫。",
+    ):
+        assert sentence in text, "the author's sentences are kept"
+    assert not result.unchanged, result.to_dict()
+    for addition in result.additions:
+        assert detect_language(addition.text) == "zh"
+        assert "[" in addition.text
+    cited = {
+        Path(h.source).relative_to(SAMPLE_KB.resolve()).as_posix() for a in result.additions for h in a.hits
+    }
+    assert "tea/green-tea-brewing.md" in cited
+    assert "## 来源" in text
+
+
+def test_two_turn_german_dialogue_follow_up_needs_the_first_turn(runtime, tmp_path) -> None:  # noqa: F811
+    from babelrag.agents.sessions import SessionStore
+
+    dialogue = runtime.dialogue()
+    sessions = SessionStore(tmp_path)
+    session = sessions.new("sample")
+    first = dialogue.ask(
+        session, "Wie mache ich meinen letzten Commit rückgängig, ohne die Änderungen zu verlieren?"
+    )
+    sessions.save(session)
+    resumed = sessions.load(session.id)
+    second = dialogue.ask(resumed, "Und was mache ich, wenn ich ihn schon gepusht habe?")
+    assert detect_language(first.answer) == "de" and detect_language(second.answer) == "de"
+    standalone = resumed.turns[2].standalone or ""
+    assert "commit" in standalone.casefold(), "the follow-up was made standalone with the first turn"
+    sources = {Path(s["source"]).name for s in second.sources}
+    assert "undo-git-commit.md" in sources
+    assert "revert" in second.answer
