@@ -50,5 +50,8 @@ format: setup
 clean-venv:
 	rm -rf $(VENV)
 
+bench: models
+	$(BIN)/python bench/run.py
+
 eval-results: models
 	$(BIN)/python bench/eval_results.py

@@ -89,6 +89,9 @@ class RetrievalSettings(_Section):
     lexical: bool = Field(False, description="Also fuse in BM25 lexical search (CJK-aware tokens).")
     fetch_k: int = Field(20, ge=1, le=500, description="Hits taken from each list before fusion.")
     rrf_k: int = Field(60, ge=0, le=1000, description="Reciprocal rank fusion constant.")
+    translation_weight: float = Field(
+        2.0, ge=0, le=10, description="Weight of translated-query lists in the fusion (1 = equal)."
+    )
 
 
 class GenerationSettings(_Section):

@@ -72,10 +72,11 @@ class Dialogue:
         rewritten = clean_translation(str(reply.content))
         last_question = next((t.content for t in reversed(history) if t.role == "user"), "")
         unchanged = rewritten.strip().casefold() == text.strip().casefold()
-        if unchanged or not _plausible(rewritten, text, lang, self.detect_language):
-            # a small model may echo or answer instead of rewriting: fall back to both questions together
-            return f"{last_question} {text}".strip()
-        return rewritten
+        if not unchanged and _plausible(rewritten, text, lang, self.detect_language):
+            return rewritten
+        # A small model may echo or answer instead of rewriting. A short follow-up ("and then?")
+        # is searched together with the previous question; a long one likely stands on its own.
+        return f"{last_question} {text}".strip() if _is_short(text) else text
 
     def ask(self, session: ChatSession, text: str) -> AnswerResult:
         result: AnswerResult | None = None
@@ -100,6 +101,12 @@ class Dialogue:
         session.turns.append(Turn("user", text, lang, standalone=query if query != text else None))
         session.turns.append(Turn("assistant", result.answer, lang, sources=result.sources))
         yield result
+
+
+def _is_short(text: str) -> bool:
+    cjk = sum(1 for ch in text if "\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af")
+    words = len(re.findall(r"[^\W\d_]+", text))
+    return cjk <= 16 if cjk else words <= 12
 
 
 def _plausible(rewritten: str, original: str, lang: str, detect: Callable[[str], str]) -> bool:

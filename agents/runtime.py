@@ -262,6 +262,7 @@ class Runtime:
             k=k or r.k,
             fetch_k=r.fetch_k,
             rrf_k=r.rrf_k,
+            translation_weight=r.translation_weight,
             target_languages=tuple(self.settings.translation.targets),
             max_targets=self.settings.translation.max_targets,
             lang=lang,

@@ -165,7 +165,12 @@ class Table:
         def line(cells: Sequence[str]) -> str:
             return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
-        parts = [f"### {self.title}", "", line(self.headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+        parts = [
+            f"### {self.title}",
+            "",
+            line(self.headers),
+            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+        ]
         parts += [line(r) for r in self.rows]
         if self.notes:
             parts += ["", *(f"- {n}" for n in self.notes)]

@@ -71,8 +71,14 @@ def _measure(path: Path, vectors: Any, queries: Any) -> dict[str, Any]:
     store = KnowledgeStore(client=open_chroma_client(path), name="synthetic", embedder=SyntheticEmbedder())
     n = len(vectors)
     ids = [str(i) for i in range(n)]
-    metas = [{"source": f"/synthetic/doc{i // 20}.md", "title": "t", "lang": "en", "chunk": i % 20} for i in range(n)]
-    build_s, _ = timed(lambda: store.upsert(ids, [f"{i} {FILLER}" for i in ids], metas, vectors))
+    metas = [
+        {"source": f"/synthetic/doc{i // 20}.md", "title": "t", "lang": "en", "chunk": i % 20}
+        for i in range(n)
+    ]
+    texts = [f"{i} {FILLER}" for i in ids]
+    # plain lists, as the Ingestor passes them: upsert's list(row) of a numpy row gives np.float32
+    # items, which Chroma rejects
+    build_s, _ = timed(lambda: store.upsert(ids, texts, metas, vectors.tolist()))
     cold_s, _ = timed(lambda: store.search_by_vector(queries[0].tolist(), k=K))
     for q in queries[:5]:  # warm-up
         store.search_by_vector(q.tolist(), k=K)
@@ -123,7 +129,9 @@ def _query_embedding(quick: bool) -> dict[str, Any]:
         embedder = Runtime(bench_settings(Path(tmp))).embedder
     for q in questions[:3]:
         embedder.embed_query(q)  # warm-up
-    seconds = [timed(lambda q=q: embedder.embed_query(q))[0] for _ in range(2 if quick else 5) for q in questions]
+    seconds = [
+        timed(lambda q=q: embedder.embed_query(q))[0] for _ in range(2 if quick else 5) for q in questions
+    ]
     return latency_summary(seconds)
 
 

@@ -15,8 +15,10 @@ class FusedHit:
     ranks: dict[str, int] = field(default_factory=dict)  # list name -> 1-based rank
 
 
-def reciprocal_rank_fusion(ranked: Mapping[str, Sequence[SearchHit]], *, k: int = 60) -> list[FusedHit]:
-    """Fuse lists by sum of 1/(k + rank), deduplicated by chunk id.
+def reciprocal_rank_fusion(
+    ranked: Mapping[str, Sequence[SearchHit]], *, k: int = 60, weights: Mapping[str, float] | None = None
+) -> list[FusedHit]:
+    """Fuse lists by sum of weight/(k + rank), deduplicated by chunk id (weights default to 1).
 
     Ties are broken by the best cosine score, then by id, so the order is deterministic.
     """
@@ -30,7 +32,7 @@ def reciprocal_rank_fusion(ranked: Mapping[str, Sequence[SearchHit]], *, k: int 
                 continue
             seen.add(hit.id)
             entry = fused.setdefault(hit.id, FusedHit(hit))
-            entry.rrf += 1.0 / (k + rank)
+            entry.rrf += (weights or {}).get(name, 1.0) / (k + rank)
             entry.ranks[name] = rank
             if hit.score > entry.hit.score:
                 entry.hit = hit

@@ -88,7 +88,7 @@ def _is_statement(sentence: str, boilerplate: set[str]) -> bool:
     text = _MARK.sub("", sentence).strip()
     if text.rstrip().endswith(("?", "？")):
         return False
-    if text.strip(" :：").casefold() in boilerplate:
+    if text.strip(" :：.。!！?？").casefold() in boilerplate:
         return False
     return len(re.sub(r"[\W\d_]+", "", text)) >= 3
 

@@ -46,6 +46,7 @@ class CrossLingualRetriever(BaseRetriever):
     k: int = Field(5, ge=1)
     fetch_k: int = Field(20, ge=1)
     rrf_k: int = Field(60, ge=0)
+    translation_weight: float = Field(1.0, ge=0.0)  # weight of translated-query lists in the fusion
     target_languages: tuple[str, ...] = ()
     max_targets: int = 3
     lang: str | None = None
@@ -81,7 +82,8 @@ class CrossLingualRetriever(BaseRetriever):
         if len(ranked) == 1:
             hits = list(ranked["original"])[: self.k]
         else:
-            fused = reciprocal_rank_fusion(ranked, k=self.rrf_k)[: self.k]
+            weights = {name: self.translation_weight for name in ranked if "translation:" in name}
+            fused = reciprocal_rank_fusion(ranked, k=self.rrf_k, weights=weights)[: self.k]
             cosines = self.store.cosine_scores(vectors["original"], [f.hit.id for f in fused])
             hits = [
                 replace(

@@ -106,6 +106,7 @@ class KnowledgeStore:
         self.name = name
         self.embedder = embedder
         self.collection = self._open(create)
+        self._languages: tuple[int, Counter[str]] | None = None
 
     def _open(self, create: bool) -> Collection:
         cname = collection_name(self.name)
@@ -195,8 +196,14 @@ class KnowledgeStore:
         return Counter(str(m.get("source", "")) for m in self._all_metadata())
 
     def languages(self) -> Counter[str]:
-        """Chunk counts per language: which languages the knowledge base holds."""
-        return Counter(str(m.get("lang", "und")) for m in self._all_metadata())
+        """Chunk counts per language: which languages the knowledge base holds.
+
+        Read on every cross-lingual query, so remembered while the chunk count stays the same.
+        """
+        count = self.count()
+        if self._languages is None or self._languages[0] != count:
+            self._languages = (count, Counter(str(m.get("lang", "und")) for m in self._all_metadata()))
+        return Counter(self._languages[1])
 
     def search(
         self, query: str, *, k: int = 5, lang: str | None = None, where: Mapping[str, Scalar] | None = None

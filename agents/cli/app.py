@@ -14,6 +14,7 @@ from babelrag.agents.cli.common import (
     GlobalOptions,
     JsonOption,
     KbOption,
+    parse_language,
     parse_where,
     runtime_for,
 )
@@ -129,24 +130,12 @@ def search(
 ) -> None:
     """Search a knowledge base across languages. Scores are cosine similarity clipped to 0-1."""
     from babelrag.agents.cli.render import print_hits
-    from babelrag.stores.langdetect import normalize_language_code
 
     filters = parse_where(where)
-    language = _language(lang, normalize_language_code)
+    language = parse_language(lang)
     with runtime_for(ctx, kb=kb, search={"k": k}) as rt:
         hits = rt.store().search(query, k=rt.settings.search.k, lang=language, where=filters)
     if json_output:
         typer.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
     else:
         print_hits(query, hits)
-
-
-def _language(value: str | None, normalize) -> str | None:
-    from babelrag.stores.errors import ConfigError
-
-    if value is None:
-        return None
-    try:
-        return normalize(value)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None

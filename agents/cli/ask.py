@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from babelrag.agents.cli.common import JsonOption, KbOption, parse_where, runtime_for
+from babelrag.agents.cli.common import JsonOption, KbOption, parse_language, parse_where, runtime_for
 
 Strategy = Annotated[
     str | None, typer.Option(help="Decoding: greedy, beam or sample (config generation.strategy).")
@@ -75,8 +75,8 @@ def ask(
     from babelrag.agents.console import out
     from babelrag.chains.answer import AnswerResult
 
-    answer_lang = _language(lang)
-    passage_lang = _language(source_lang)
+    answer_lang = parse_language(lang)
+    passage_lang = parse_language(source_lang)
     filters = parse_where(where)
     overrides = decoding_overrides(
         strategy, num_beams, temperature, top_k, top_p, seed, max_new_tokens, repetition_penalty, stop
@@ -104,15 +104,3 @@ def ask(
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
     print_answer(result, streamed=stream)
-
-
-def _language(value: str | None) -> str | None:
-    from babelrag.stores.errors import ConfigError
-    from babelrag.stores.langdetect import normalize_language_code
-
-    if value is None:
-        return None
-    try:
-        return normalize_language_code(value)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None

@@ -21,7 +21,7 @@ def chat(
     """Talk with the knowledge base: each turn is answered in its own language; follow-ups use the history."""
     from rich.markup import escape
 
-    from babelrag.agents.cli.render import print_sources
+    from babelrag.agents.cli.render import print_answer, print_sources
     from babelrag.agents.console import err, out
     from babelrag.chains.answer import AnswerResult
     from babelrag.stores.langdetect import normalize_language_code
@@ -88,6 +88,5 @@ def chat(
             err.print(f"\n[red]error:[/] {escape(exc.message)}")
             continue
         out.print()
-        out.print(escape(last.answer), highlight=False)
-        print_sources(last.sources)
+        print_answer(last, streamed=True)
         store.save(session)

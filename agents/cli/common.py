@@ -64,6 +64,18 @@ def parse_where(items: list[str] | None) -> dict[str, str | int | float | bool] 
     return out
 
 
+def parse_language(value: str | None) -> str | None:
+    """A language option (``zh-CN``, ``German``, ``de``) as an ISO 639-1 code; None stays None."""
+    from babelrag.stores.langdetect import normalize_language_code
+
+    if value is None:
+        return None
+    try:
+        return normalize_language_code(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _typed(value: str) -> str | int | float | bool:
     if value.lower() in ("true", "false"):
         return value.lower() == "true"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from babelrag.agents.cli.common import JsonOption, KbOption, runtime_for
+from babelrag.agents.cli.common import JsonOption, KbOption, parse_language, runtime_for
 from babelrag.stores.errors import ConfigError
 
 _HELP = """Commands: [bold]a[/] accept all · [bold]r 2,3[/] reject additions · [bold]k 2[/] keep one again ·
@@ -36,14 +36,10 @@ def write(
 ) -> None:
     """Expand a draft with cited background from the knowledge base, keeping its language and voice."""
     from babelrag.agents.console import err, out
-    from babelrag.stores.langdetect import normalize_language_code
 
     draft = _read_draft(draft_file)
     chosen = _numbers(sections)
-    try:
-        language = normalize_language_code(lang) if lang else None
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    language = parse_language(lang)
     with runtime_for(ctx, kb=kb, write={"factor": factor}) as rt:
         assistant = rt.writing_assistant()
         result = assistant.expand(draft, lang=language, sections=chosen, factor=rt.settings.write.factor)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from pathlib import Path
 
 from babelrag.agents.evaluation.beir import BeirDataset
 from babelrag.agents.evaluation.retrieval_eval import corpus_to_jsonl, hits_to_doc_ids
@@ -54,9 +53,11 @@ def retrieval_modes(
     target = corpus_language(dataset)
     built: dict[str, Mode] = {}
 
-    def through(translate: bool, lexical: bool) -> Mode:
+    def through(translate: bool, lexical: bool, weight: float | None = None) -> Mode:
         retriever = rt.cross_lingual_retriever(k=fetch, translate=translate, lexical=lexical)
         retriever.fetch_k = max(retriever.fetch_k, fetch)
+        if weight is not None:
+            retriever.translation_weight = weight
         retriever.target_languages = (target,)
         retriever.max_targets = 1
         return lambda text, lang: hits_to_doc_ids(retriever.retrieve(text, query_lang=lang).hits)[:k]
@@ -77,10 +78,16 @@ def retrieval_modes(
             built[name] = through(True, True)
         elif name == "dense+lexical":
             built[name] = through(False, True)
+        elif name.startswith(("fused@", "fused+lexical@")):  # e.g. fused@3: translation lists weigh 3
+            base, _, weight = name.partition("@")
+            built[name] = through(True, base == "fused+lexical", _weight(weight, name))
         else:
             raise ValueError(f"unknown mode {name!r}; choose from {', '.join((*MODES, 'dense+lexical'))}")
     return built
 
 
-def corpus_path_hint(path: Path) -> str:
-    return f"build one with `babelrag eval build-debref --lang zh-cn {path}`"
+def _weight(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"mode {name!r}: the weight after @ must be a number") from None

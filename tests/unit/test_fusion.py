@@ -89,3 +89,13 @@ class TestReciprocalRankFusion:
     def test_negative_k_is_an_error(self) -> None:
         with pytest.raises(ValueError, match="k must be >= 0, got -1"):
             reciprocal_rank_fusion({"original": [hit("a")]}, k=-1)
+
+
+def test_weights_let_one_list_count_more() -> None:
+    ranked = {"original": [hit("a"), hit("b")], "translation:en": [hit("b"), hit("a")]}
+    # equal weights: a = 1/61 + 1/62 = b -> tie broken by id
+    assert ids(reciprocal_rank_fusion(ranked, k=60)) == ["a", "b"]
+    # translation weighted 2: b = 1/62 + 2/61 = 0.04892 > a = 1/61 + 2/62 = 0.04865
+    fused = reciprocal_rank_fusion(ranked, k=60, weights={"translation:en": 2.0})
+    assert ids(fused) == ["b", "a"]
+    assert fused[0].rrf == pytest.approx(1 / 62 + 2 / 61)

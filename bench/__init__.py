@@ -1,0 +1,1 @@
+"""Performance benchmarks of babelrag against plain baselines; see bench/README.md."""
