@@ -94,6 +94,9 @@ def machine_info() -> dict[str, Any]:
         "loadavg": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "threading_env": {
+            k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS")
+        },
         "versions": versions,
     }
 

@@ -53,7 +53,7 @@ def main() -> int:
             prepare_corpus_kb(rt, dataset)
             report = run_retrieval_eval(
                 dataset,
-                modes=retrieval_modes(rt, dataset, k=10, modes=MODES),
+                modes=retrieval_modes(rt, dataset, k=10, modes=(*MODES, "fused@1", "fused@3")),
                 max_queries=args.max_queries,
                 progress=progress,
             )

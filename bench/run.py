@@ -33,11 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions (debugging)")
     parser.add_argument("--out", type=Path, help="JSON output (default bench/results/perf[-quick].json)")
     parser.add_argument("--only", help=f"comma-separated sections out of {','.join(SECTIONS)}")
+    parser.add_argument("--render", type=Path, metavar="JSON", help="print the tables of an earlier run")
     parser.add_argument("--child", choices=SECTIONS, help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return run_child(args.child, quick=args.quick, out=args.child_out)
+    if args.render:
+        print(render(json.loads(args.render.read_text(encoding="utf-8"))))
+        return 0
 
     names = [n.strip() for n in args.only.split(",")] if args.only else list(SECTIONS)
     unknown = sorted(set(names) - set(SECTIONS))
@@ -127,6 +131,7 @@ def memory_table(sections: dict[str, dict[str, Any]]) -> Table:
     for name, result in sections.items():
         mem = result.get("memory")
         if mem:
+            load = result.get("loadavg", {})
             rows.append(
                 [
                     name,
@@ -134,15 +139,19 @@ def memory_table(sections: dict[str, dict[str, Any]]) -> Table:
                     fmt(mem["peak_rss_mb"], 0),
                     fmt(mem["peak_delta_mb"], 0),
                     fmt(result["wall_s"], 0),
+                    " → ".join(fmt(load[key][0], 1) for key in ("start", "end") if key in load) or "—",
                 ]
             )
     return Table(
         "6. Peak memory and wall time per section (one child process each)",
-        ["section", "RSS at start MB", "peak RSS MB", "peak - start MB", "wall s"],
+        ["section", "RSS at start MB", "peak RSS MB", "peak - start MB", "wall s", "load avg (1 min)"],
         rows,
         [
             "Peak = ru_maxrss of the section's own process (torch allocations included); start = the bare "
-            "interpreter before the section imported anything heavy."
+            "interpreter before the section imported anything heavy.",
+            "Load average at the section's start and end: a section alone keeps it near 2 (its own "
+            "threads); higher means other processes competed for the cores, and small torch ops in "
+            "the main thread slow down sharply then (see bench/README.md).",
         ],
     )
 

@@ -170,7 +170,7 @@ def table(r: dict[str, Any]) -> Table:
         [
             f"Synthetic: {DIM}-d unit vectors around {CENTROIDS} centroids (noise {NOISE}/dim), "
             f"{r['queries']} queries drawn the same way; build = KnowledgeStore.upsert of all chunks.",
-            "KnowledgeStore = search_by_vector (count() + Chroma query + hits); raw = collection.query "
+            "KnowledgeStore = search_by_vector (Chroma query + hits); raw = collection.query "
             "alone; numpy = matrix @ query + argpartition on the same vectors (exact).",
             f"Query embedding: real multilingual-e5-small on the 14 sample questions ({emb['n']} calls); "
             "the last column adds the two medians.",

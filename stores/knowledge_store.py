@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from langchain_core.documents import Document
 
 from babelrag.stores.embeddings import TextEmbedder
@@ -156,7 +157,7 @@ class KnowledgeStore:
                 ids=list(ids[start:stop]),
                 documents=list(texts[start:stop]),
                 metadatas=[dict(m) for m in metadatas[start:stop]],
-                embeddings=[list(v) for v in vectors[start:stop]],
+                embeddings=np.asarray(vectors[start:stop], dtype=np.float32).tolist(),
             )
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Scalar]]) -> None:
@@ -220,12 +221,11 @@ class KnowledgeStore:
     ) -> list[SearchHit]:
         if k < 1:
             raise StoreError(f"k must be at least 1, got {k}")
-        total = self.count()
-        if total == 0:
-            return []
+        # no count() first: it costs more than the query itself on large collections, and Chroma
+        # returns fewer hits by itself when the collection holds fewer than k
         result = self.collection.query(
             query_embeddings=[list(vector)],
-            n_results=min(k, total),
+            n_results=k,
             where=build_where(lang=lang, where=where),
             include=["metadatas", "documents", "distances"],
         )
