@@ -21,7 +21,7 @@ from rich.progress import (
 )
 
 #: Results go to stdout; progress, notes and errors go to stderr, so `--json | jq` works.
-out = Console(soft_wrap=False)
+out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 

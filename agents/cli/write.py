@@ -52,7 +52,7 @@ def write(
         output.write_text(result.render(), encoding="utf-8")
         out.print(f"wrote {output}", highlight=False)
     else:
-        out.print(result.render(), markup=False, highlight=False)
+        typer.echo(result.render(), nl=False)  # the document verbatim: no wrapping, no markup
     if result.note:
         err.print(f"[yellow]{result.note}[/]", highlight=False)
 
