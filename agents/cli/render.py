@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 from rich.markup import escape
-from rich.padding import Padding
 
 from babelrag.agents.console import display_path, err, out, shorten
 from babelrag.chains.answer import AnswerResult
@@ -28,7 +27,7 @@ def print_hits(query: str, hits: Sequence[SearchHit]) -> None:
             f"[bold]{escape(hit.title)}[/]  [dim]{escape(display_path(hit.source))}[/]",
             highlight=False,
         )
-        out.print(Padding(escape(shorten(hit.text, 400)), (0, 0, 0, 4)), highlight=False)
+        out.print("    " + escape(shorten(hit.text, 400)), highlight=False)
 
 
 def print_ingest_report(report: IngestReport, *, kb: str, json_output: bool) -> None:
