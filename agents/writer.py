@@ -22,6 +22,7 @@ from babelrag.chains.generator import Decoding, LocalChatModel
 from babelrag.chains.grounding import ground_answer
 from babelrag.chains.prompting import render
 from babelrag.chains.retrieval import CrossLingualRetriever
+from babelrag.stores.chunking import split_sentences
 from babelrag.stores.knowledge_store import SearchHit
 from babelrag.stores.langdetect import UNDETERMINED, language_name
 
@@ -164,12 +165,45 @@ class WritingAssistant:
             result.note = self._message("write_unchanged", lang, "Nothing in the knowledge base is relevant.")
         return result
 
+    def another_pass(
+        self, result: WriteResult, *, factor: float = 1.3, sections: Sequence[int] | None = None
+    ) -> WriteResult:
+        """Expand again, on the draft plus the additions kept so far, with passages not used yet."""
+        used = {h.id for a in result.additions for h in a.hits}
+        current = {s.number: s.text for s in result.sections}
+        for add in result.additions:
+            if add.accepted:
+                current[add.section] += "\n\n" + re.sub(r"\[\d+\]", "", add.text)
+        budget = max(1, int(sum(_length(t) for t in current.values()) * (factor - 1)))
+        timings = dict.fromkeys(("retrieve_s", "generate_s", "ground_s"), 0.0)
+        wanted = set(sections) if sections else set(current)
+        for number, text in current.items():
+            if number not in wanted or budget <= 0 or _is_bare_heading(text):
+                continue
+            addition = self._expand_section(Section(number, text), result.lang, used, timings, budget)
+            if addition is not None:
+                addition.id = max((a.id for a in result.additions), default=0) + 1
+                result.additions.append(addition)
+                used |= {h.id for h in addition.hits}
+                budget -= _length(addition.text)
+        for key, value in timings.items():
+            result.timings[key] = result.timings.get(key, 0.0) + value
+        if result.additions:
+            result.note = None
+        return result
+
     def _expand_section(
         self, section: Section, lang: str, exclude: set[str], timings: dict[str, float], budget: int
     ) -> Addition | None:
         started = time.perf_counter()
         query = _query_for(section.text)
-        hits = [h for h in self.retriever.retrieve(query, query_lang=lang).hits if h.id not in exclude]
+        # ask for enough candidates that passages already used in earlier passes can be skipped
+        retriever = (
+            self.retriever.model_copy(update={"k": self.retriever.k + len(exclude)})
+            if exclude
+            else self.retriever
+        )
+        hits = [h for h in retriever.retrieve(query, query_lang=lang).hits if h.id not in exclude]
         hits = hits[: self.passages_per_section]
         timings["retrieve_s"] += time.perf_counter() - started
         if not hits:
@@ -200,10 +234,19 @@ class WritingAssistant:
             min_similarity=self.min_support,
         )
         timings["ground_s"] += time.perf_counter() - started
-        kept = _drop_repeats(grounded.text, section.text)
-        if not kept or self.detect_language(kept) not in (lang, UNDETERMINED):
+        kept = self._in_language(_drop_repeats(grounded.text, section.text), lang)
+        if not kept:
             return None
         return Addition(0, section.number, kept, list(used))
+
+    def _in_language(self, text: str, lang: str) -> str:
+        """Only sentences in the draft's language: a small model slips into the passages' language."""
+        kept = [
+            s
+            for s in split_sentences(text)
+            if s.strip() and self.detect_language(re.sub(r"\[\d+\]", "", s)) in (lang, UNDETERMINED)
+        ]
+        return ("" if _cjk(text) else " ").join(s.strip() for s in kept).strip()
 
     def _message(self, key: str, lang: str, default: str) -> str:
         table = self.messages.get(key, {})

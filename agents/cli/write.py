@@ -42,9 +42,10 @@ def write(
     language = parse_language(lang)
     with runtime_for(ctx, kb=kb, write={"factor": factor}) as rt:
         assistant = rt.writing_assistant()
-        result = assistant.expand(draft, lang=language, sections=chosen, factor=rt.settings.write.factor)
+        wanted_factor = rt.settings.write.factor
+        result = assistant.expand(draft, lang=language, sections=chosen, factor=wanted_factor)
     if interactive:
-        result = _session(assistant, result, output)
+        result = _session(assistant, result, output, factor=wanted_factor, sections=chosen)
         return
     if json_output:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -57,7 +58,7 @@ def write(
         err.print(f"[yellow]{result.note}[/]", highlight=False)
 
 
-def _session(assistant, result, output: Path | None):
+def _session(assistant, result, output: Path | None, *, factor: float, sections: list[int] | None):
     from rich.markup import escape
 
     from babelrag.agents.console import err, out
@@ -94,7 +95,7 @@ def _session(assistant, result, output: Path | None):
             elif cmd == "p":
                 before = len(result.additions)
                 with err.status("another pass…"):
-                    result = assistant.another_pass(result)
+                    result = assistant.another_pass(result, factor=factor, sections=sections)
                 out.print(f"{len(result.additions) - before} new addition(s)")
             elif cmd == "d":
                 out.print(result.render(), markup=False, highlight=False)

@@ -209,3 +209,42 @@ def test_writer_rejected_additions_are_left_out(store) -> None:
     result = writer.expand("I like green tea. It is often bitter.", factor=2.0)
     result.additions[0].accepted = False
     assert result.render() == "I like green tea. It is often bitter."
+
+
+def test_another_pass_adds_to_the_kept_result_with_unused_passages(store) -> None:
+    writer = _writer(
+        store,
+        [
+            "Green tea tastes best with water at 75 to 80 degrees Celsius.",
+            "Boiling water makes green tea bitter because it extracts too many tannins.",
+        ],
+    )
+    result = writer.expand("I like green tea. It is often bitter.", factor=2.0)
+    first_hits = {h.id for h in result.additions[0].hits}
+    result = writer.another_pass(result, factor=2.0)
+    assert [a.id for a in result.additions] == [1, 2]
+    assert not first_hits & {h.id for h in result.additions[1].hits}, "a new pass uses passages not used yet"
+    text = result.render()
+    assert text.startswith("I like green tea. It is often bitter.")
+    assert "[1]" in text and "[2]" in text
+
+
+def test_interactive_write_session_rejects_runs_another_pass_and_saves(store, tmp_path, monkeypatch) -> None:
+    from babelrag.agents.cli.write import _session
+
+    writer = _writer(
+        store,
+        [
+            "Green tea tastes best with water at 75 to 80 degrees Celsius.",
+            "Boiling water makes green tea bitter because it extracts too many tannins.",
+        ],
+    )
+    result = writer.expand("I like green tea. It is often bitter.", factor=2.0)
+    saved = tmp_path / "out.md"
+    commands = iter(["r 1", "p", "bogus", "s", f"s {saved}", "q"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(commands))
+    result = _session(writer, result, None, factor=2.0, sections=None)
+    assert [a.accepted for a in result.additions] == [False, True], "(1) rejected, the new pass kept"
+    text = saved.read_text(encoding="utf-8")
+    assert text.startswith("I like green tea. It is often bitter.")
+    assert "75 to 80 degrees" not in text and "tannins[1]" in text
