@@ -31,6 +31,7 @@ models: setup
 demo: models
 	$(BABELRAG) ingest examples/sample_kb --kb $(DEMO_KB)
 	$(BABELRAG) search "绿茶应该用多少度的水冲泡？" --kb $(DEMO_KB) -k 3
+	$(BABELRAG) search "绿茶应该用多少度的水冲泡？" --kb $(DEMO_KB) -k 3 --translate
 	$(BABELRAG) search "Wie hoch sind die Türme des Kölner Doms?" --kb $(DEMO_KB) -k 3
 
 test: models

@@ -231,19 +231,29 @@ def translate_query(
     Failed, empty, unchanged and duplicate translations are dropped, and with
     ``detect_language`` so is a "translation" that came back in another language than asked
     (small models sometimes answer in English instead of translating): a wrong query in the
-    fusion only adds noise.
+    fusion only adds noise. A result in *another of the targets* (asked for German, got English)
+    is a translation all the same: it stands in for that target until that target's own
+    translation comes back.
     """
+    targets = [t for t in dict.fromkeys(targets) if t != source]
     out: dict[str, str] = {}
+    stand_ins: set[str] = set()
     seen = {query.strip().casefold()}
     for target in targets:
-        if target == source:
-            continue
         text = translator.translate(query, source, target)
         key = text.strip().casefold()
         if not key or key in seen:
             continue
-        if detect_language is not None and detect_language(text) not in (target, UNDETERMINED):
+        lang = target if detect_language is None else detect_language(text)
+        if lang in (target, UNDETERMINED):
+            if target in stand_ins:  # its own translation replaces the stand-in
+                seen.discard(out[target].strip().casefold())
+                stand_ins.discard(target)
+            out[target] = text
+        elif lang in targets and lang not in out:
+            out[lang] = text
+            stand_ins.add(lang)
+        else:
             continue
         seen.add(key)
-        out[target] = text
-    return out
+    return {t: out[t] for t in targets if t in out}

@@ -125,17 +125,43 @@ def search(
         list[str] | None,
         typer.Option(help="Metadata filter KEY=VALUE (repeatable; all must match).", show_default=False),
     ] = None,
+    translate: Annotated[
+        bool,
+        typer.Option(
+            "--translate",
+            help="Also search with the query translated into the knowledge base's languages "
+            "(local generator), fused by rank.",
+        ),
+    ] = False,
+    lexical: Annotated[bool, typer.Option("--lexical", help="Fuse in BM25 keyword search.")] = False,
     kb: KbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Search a knowledge base across languages. Scores are cosine similarity clipped to 0-1."""
+    """Search a knowledge base across languages. Scores are cosine similarity clipped to 0-1.
+
+    Plain search ranks by the embedding alone. With --translate and/or --lexical the rankings are
+    fused (reciprocal rank fusion); scores stay the cosine similarity to your query as typed.
+    """
+    from rich.markup import escape
+
     from babelrag.agents.cli.render import print_hits
+    from babelrag.agents.console import err
 
     filters = parse_where(where)
     language = parse_language(lang)
+    translations: dict[str, str] = {}
     with runtime_for(ctx, kb=kb, search={"k": k}) as rt:
-        hits = rt.store().search(query, k=rt.settings.search.k, lang=language, where=filters)
+        if translate or lexical:
+            retriever = rt.cross_lingual_retriever(
+                k=rt.settings.search.k, translate=translate, lexical=lexical, lang=language, where=filters
+            )
+            result = retriever.retrieve(query)
+            hits, translations = result.hits, result.translations
+        else:
+            hits = rt.store().search(query, k=rt.settings.search.k, lang=language, where=filters)
     if json_output:
         typer.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
-    else:
-        print_hits(query, hits)
+        return
+    for target, text in translations.items():
+        err.print(f"[dim]translated ({target}):[/] {escape(text)}", highlight=False, soft_wrap=True)
+    print_hits(query, hits)

@@ -63,6 +63,18 @@ def test_search_with_language_and_metadata_filters(kb_home: Path) -> None:
     assert hits and all(h["source"].endswith("faq.jsonl") and h["metadata"]["line"] == 1 for h in hits)
 
 
+def test_search_with_translation_finds_the_english_passage_first(kb_home: Path) -> None:
+    from tests.conftest import _pack_path
+
+    _pack_path("babelrag/qwen2.5-coder-0.5b-instruct")  # skips (or fails under make test) without it
+    question = "绿茶应该用多少度的水冲泡？"  # plain dense search ranks a Chinese tea passage first
+    proc = babelrag(kb_home, "search", question, "--kb", "sample", "-k", "3", "--translate", "--json")
+    hits = json.loads(proc.stdout)
+    assert hits[0]["source"].endswith("green-tea-brewing.md") and hits[0]["lang"] == "en"
+    assert any("translation:" in h["metadata"]["matched_by"] for h in hits)
+    assert all(0 <= h["score"] <= 1 for h in hits), "scores stay cosine to the query as typed"
+
+
 def test_reingest_changes_nothing_and_remove_works(kb_home: Path, tmp_path: Path) -> None:
     report = json.loads(babelrag(kb_home, "ingest", str(SAMPLE_KB), "--kb", "sample", "--json").stdout)
     assert len(report["unchanged"]) == 15 and report["chunks_embedded"] == 0

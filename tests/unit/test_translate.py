@@ -162,6 +162,36 @@ class TestTranslateQuery:
         out = translate_query(translator, self.QUERY, "en", ["de", "zh", "ja"], detect_language=detected.get)
         assert out == {"de": "Wie mache ich das rückgängig?", "ja": "git reset --soft HEAD~1"}
 
+    def test_a_result_in_another_target_language_stands_in_for_that_target(self) -> None:
+        query = "绿茶应该用多少度的水冲泡？"
+        translator = DictTranslator(
+            {
+                (query, "zh", "en"): query,  # echoed: dropped
+                (query, "zh", "de"): "At what temperature should green tea be brewed?",  # English
+                (query, "zh", "fr"): "À quelle température infuser le thé vert ?",
+            }
+        )
+        detected = {
+            "At what temperature should green tea be brewed?": "en",
+            "À quelle température infuser le thé vert ?": "fr",
+        }
+        out = translate_query(translator, query, "zh", ["en", "de", "fr"], detect_language=detected.get)
+        assert out == {
+            "en": "At what temperature should green tea be brewed?",
+            "fr": "À quelle température infuser le thé vert ?",
+        }
+
+    def test_a_targets_own_translation_replaces_its_stand_in(self) -> None:
+        translator = DictTranslator(
+            {
+                (self.QUERY, "en", "de"): "Comment annuler un commit ?",  # French, asked German
+                (self.QUERY, "en", "fr"): "Comment puis-je annuler un commit ?",
+            }
+        )
+        detected = {"Comment annuler un commit ?": "fr", "Comment puis-je annuler un commit ?": "fr"}
+        out = translate_query(translator, self.QUERY, "en", ["de", "fr"], detect_language=detected.get)
+        assert out == {"fr": "Comment puis-je annuler un commit ?"}
+
 
 class TestCachedTranslator:
     def test_second_call_is_served_from_the_cache(self) -> None:
