@@ -105,7 +105,9 @@ class GenerationSettings(_Section):
     repetition_penalty: float = Field(1.05, gt=0, le=3)
     stop: list[str] = Field(default_factory=list, description="Stop strings.")
     dtype: Literal["auto", "bfloat16", "float32", "float16"] = Field(
-        "bfloat16", description="Weights dtype; bf16 halves memory traffic on CPU."
+        "auto",
+        description="Weights dtype. auto: bfloat16 where the hardware computes it natively "
+        "(CPUs with AVX-512 BF16 / AMX, bf16 GPUs), else float32 (bf16 is emulated, many times slower).",
     )
     threads: int | None = Field(None, ge=1, le=512, description="Torch threads (default: all cores).")
     context_tokens: int = Field(3072, ge=256, le=131072, description="Prompt + answer token budget.")

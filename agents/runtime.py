@@ -320,6 +320,28 @@ class Runtime:
         return SessionStore(self.settings.home / "sessions")
 
 
+def resolve_dtype(wanted: str, device: str) -> str:
+    """The generator's dtype: ``auto`` takes bfloat16 only where it is computed natively.
+
+    bf16 halves the bytes read per token, which is what decoding waits for, but on a CPU without
+    bf16 instructions (AVX2-only x86, for one) PyTorch emulates it and a matmul runs ~100x slower
+    than in float32. oneDNN's own check says whether its fast bf16 kernels can run.
+    """
+    if wanted != "auto":
+        return wanted
+    import torch
+
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float16"
+    if device.startswith("mps"):
+        return "float16"
+    try:
+        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # not built with oneDNN, or the op was renamed
+        native = False
+    return "bfloat16" if native else "float32"
+
+
 def _load_causal_lm(location: str, settings: Settings):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -327,7 +349,7 @@ def _load_causal_lm(location: str, settings: Settings):
     g = settings.generation
     if g.threads:
         torch.set_num_threads(g.threads)
-    dtype = "auto" if g.dtype == "auto" else getattr(torch, g.dtype)
+    dtype = getattr(torch, resolve_dtype(g.dtype, settings.models.device))
     local = Path(location).exists()
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=local)

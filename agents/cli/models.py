@@ -41,9 +41,11 @@ def list_models(ctx: typer.Context, json_output: JsonOption = False) -> None:
 
     from babelrag.agents.console import out
     from babelrag.agents.modelpack.registry import PACK, ModelPack
+    from babelrag.agents.runtime import resolve_dtype
 
     settings = settings_from(ctx)
     pack = ModelPack(settings.cache_dir)
+    dtype = resolve_dtype(settings.generation.dtype, settings.models.device)
     rows = []
     for name in PACK:
         st = pack.status(name)
@@ -63,7 +65,12 @@ def list_models(ctx: typer.Context, json_output: JsonOption = False) -> None:
     if json_output:
         typer.echo(
             json.dumps(
-                {"embedder": settings.models.embedder, "generator": settings.models.generator, "pack": rows},
+                {
+                    "embedder": settings.models.embedder,
+                    "generator": settings.models.generator,
+                    "generator_dtype": dtype,
+                    "pack": rows,
+                },
                 indent=2,
             )
         )
@@ -82,7 +89,8 @@ def list_models(ctx: typer.Context, json_output: JsonOption = False) -> None:
         )
     out.print(table)
     out.print(
-        f"embedder in use: {settings.models.embedder}\ngenerator in use: {settings.models.generator}",
+        f"embedder in use: {settings.models.embedder}\ngenerator in use: {settings.models.generator} "
+        f"({dtype}, generation.dtype = {settings.generation.dtype!r})",
         highlight=False,
     )
     if not all(r["installed"] for r in rows):
