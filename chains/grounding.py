@@ -4,8 +4,10 @@ Small local models cite unreliably and invent numbers. So after generation each 
 checked: a citation the model wrote is kept if it names a real passage; a sentence without
 one is attributed to the passage most similar to it (cross-lingual embeddings make this work
 when answer and passage are in different languages); a sentence that no passage supports, or
-whose numbers appear in none of its passages, is dropped. An answer with nothing left is a
-"not in the knowledge base" answer: we would rather say so than pass on an invented fact.
+whose numbers or command literals (options such as ``--soft``, words in `code`) appear in none of
+its passages, is dropped: ``git reset --hard`` for ``--soft`` is the mistake that loses work.
+An answer with nothing left is a "not in the knowledge base" answer: we would rather say so than
+pass on an invented fact.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from babelrag.stores.chunking import split_sentences
 
 _MARK = re.compile(r"\s*\[(\d+)\]")  # with the space before it: "two minutes [1]." -> "two minutes."
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*")  # -r, --soft; not "well-known" or "鱼-shaped"
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
 #: Scaffolding small models copy from the prompt: "[1] (Title):", "Passage [2]:", "Passage 2:";
 #: not a time ("10:30 ...") or a year ("2019: ...") that starts a line of the answer.
 _SCAFFOLD = re.compile(
@@ -62,8 +66,13 @@ def ground_answer(
         refs = [int(n) for n in _MARK.findall(sentence)]
         if not refs and row.size and row.max() >= min_similarity:
             refs = [int(row.argmax()) + 1]
-        if not refs or not _numbers_supported(text, [passages[r - 1] for r in refs]):
+        sources = [passages[r - 1] for r in refs]
+        if not refs or not _numbers_supported(text, sources) or not _literals_supported(text, sources):
             dropped.append(text)
+            if kept and _MARK.sub("", kept[-1]).rstrip().endswith(
+                (":", "：")
+            ):  # "use this command:" + nothing
+                dropped.append(_MARK.sub("", kept.pop()).strip())
             continue
         body = _MARK.sub("", sentence).rstrip()
         kept.append(_attach(body, refs))
@@ -108,6 +117,21 @@ def _numbers_supported(text: str, sources: Sequence[str]) -> bool:
     """Every number in the sentence occurs in one of its passages (1.230 and 1,230 count as 1230)."""
     haystack = {_norm_number(n) for src in sources for n in _NUMBER.findall(src)}
     return all(_norm_number(n) in haystack for n in _NUMBER.findall(text))
+
+
+def _literals_supported(text: str, sources: Sequence[str]) -> bool:
+    """Every command-line option and every word in a `code span` occurs in one of its passages.
+
+    These are copied, never translated, so a cross-lingual answer must reproduce them exactly; a
+    placeholder such as ``<Datei>`` may be translated and is not checked.
+    """
+    literals = set(_OPTION.findall(text))
+    for span in _CODE_SPAN.findall(text):
+        for token in span.split():
+            token = token.strip(".,;:!?()[]{}\"'")
+            if token and not token.startswith("<"):
+                literals.add(token)
+    return all(any(lit in src for src in sources) for lit in literals)
 
 
 def _norm_number(value: str) -> str:

@@ -191,3 +191,43 @@ class TestIsNoAnswer:
     )
     def test_an_answer(self, answer: str) -> None:
         assert not is_no_answer(answer)
+
+
+GIT = (
+    "Undoing a Git commit\nRun git reset --soft HEAD~1 to undo the last commit and keep its changes "
+    "staged. Use `git restore --staged <file>` to unstage a file."
+)
+
+
+def test_a_command_option_not_in_the_passage_is_dropped_with_its_lead_in(embeddings) -> None:
+    answer = (
+        "Sie können den folgenden Befehl verwenden: [1]\n"
+        "git reset --hard HEAD~1 [1]\n"
+        "Danach sind die Änderungen noch vorgemerkt [1]."
+    )
+    grounded = ground(answer, embeddings, passages=(GIT,), titles=["Undoing a Git commit"])
+    assert "--hard" not in grounded.text, "an option the passage never names is dropped"
+    assert "verwenden:" not in grounded.text, "a lead-in whose command was dropped goes too"
+    assert "git reset --hard HEAD~1" in grounded.dropped
+
+
+def test_commands_copied_from_the_passage_are_kept(embeddings) -> None:
+    answer = (
+        "Führen Sie git reset --soft HEAD~1 aus [1]. Mit `git restore --staged <Datei>` geht es auch [1]."
+    )
+    grounded = ground(answer, embeddings, passages=(GIT,), titles=["Undoing a Git commit"])
+    assert "git reset --soft HEAD~1 aus[1]" in grounded.text
+    assert "`git restore --staged <Datei>` geht es auch[1]" in grounded.text, (
+        "a translated placeholder is fine"
+    )
+    assert not grounded.dropped
+
+
+def test_a_code_span_word_not_in_the_passage_is_dropped(embeddings) -> None:
+    grounded = ground("Use `git revert HEAD` instead [1].", embeddings, passages=(GIT,), titles=["x"])
+    assert grounded.text == "" and grounded.dropped == ["Use `git revert HEAD` instead."]
+
+
+def test_hyphenated_words_are_not_options(embeddings) -> None:
+    grounded = ground("Green tea is a well-known drink at 80 degrees [1].", embeddings)
+    assert "well-known" in grounded.text
