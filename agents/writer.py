@@ -18,6 +18,7 @@ from typing import Any
 from langchain_core.prompts import ChatPromptTemplate
 
 from babelrag.chains.answer import pack_passages
+from babelrag.chains.citations import strip_citations
 from babelrag.chains.generator import Decoding, LocalChatModel
 from babelrag.chains.grounding import ground_answer
 from babelrag.chains.prompting import render
@@ -173,7 +174,7 @@ class WritingAssistant:
         current = {s.number: s.text for s in result.sections}
         for add in result.additions:
             if add.accepted:
-                current[add.section] += "\n\n" + re.sub(r"\[\d+\]", "", add.text)
+                current[add.section] += "\n\n" + strip_citations(add.text)
         budget = max(1, int(sum(_length(t) for t in current.values()) * (factor - 1)))
         timings = dict.fromkeys(("retrieve_s", "generate_s", "ground_s"), 0.0)
         wanted = set(sections) if sections else set(current)
@@ -244,7 +245,7 @@ class WritingAssistant:
         kept = [
             s
             for s in split_sentences(text)
-            if s.strip() and self.detect_language(re.sub(r"\[\d+\]", "", s)) in (lang, UNDETERMINED)
+            if s.strip() and self.detect_language(strip_citations(s)) in (lang, UNDETERMINED)
         ]
         return ("" if _cjk(text) else " ").join(s.strip() for s in kept).strip()
 

@@ -5,9 +5,9 @@ checked: a citation the model wrote is kept if it names a real passage; a senten
 one is attributed to the passage most similar to it (cross-lingual embeddings make this work
 when answer and passage are in different languages); a sentence that no passage supports, or
 whose numbers or command literals (options such as ``--soft``, words in `code`) appear in none of
-its passages, is dropped: ``git reset --hard`` for ``--soft`` is the mistake that loses work.
-An answer with nothing left is a "not in the knowledge base" answer: we would rather say so than
-pass on an invented fact.
+its passages, is dropped (an option the passage never names was made up; the check cannot tell
+which of two options the passage names is the right one). An answer with nothing left is a
+"not in the knowledge base" answer: we would rather say so than pass on an invented fact.
 """
 
 from __future__ import annotations
