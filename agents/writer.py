@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,14 +146,9 @@ class WritingAssistant:
         budget = max(0, int(_length(draft) * (factor - 1)))
         additions: list[Addition] = []
         timings: dict[str, float] = {"retrieve_s": 0.0, "generate_s": 0.0, "ground_s": 0.0}
-        for section in parts:
-            if section.number not in wanted or budget <= 0 or _is_bare_heading(section.text):
-                continue
-            addition = self._expand_section(section, lang, exclude or set(), timings, budget)
-            if addition is not None:
-                addition.id = len(additions) + 1
-                additions.append(addition)
-                budget -= _length(addition.text)
+        for addition in self._additions(parts, lang, wanted, budget, exclude or set(), timings):
+            addition.id = len(additions) + 1
+            additions.append(addition)
         result = WriteResult(
             draft,
             lang,
@@ -178,20 +173,34 @@ class WritingAssistant:
         budget = max(1, int(sum(_length(t) for t in current.values()) * (factor - 1)))
         timings = dict.fromkeys(("retrieve_s", "generate_s", "ground_s"), 0.0)
         wanted = set(sections) if sections else set(current)
-        for number, text in current.items():
-            if number not in wanted or budget <= 0 or _is_bare_heading(text):
-                continue
-            addition = self._expand_section(Section(number, text), result.lang, used, timings, budget)
-            if addition is not None:
-                addition.id = max((a.id for a in result.additions), default=0) + 1
-                result.additions.append(addition)
-                used |= {h.id for h in addition.hits}
-                budget -= _length(addition.text)
+        parts = [Section(number, text) for number, text in current.items()]
+        for addition in self._additions(parts, result.lang, wanted, budget, used, timings):
+            addition.id = max((a.id for a in result.additions), default=0) + 1
+            result.additions.append(addition)
+            used |= {h.id for h in addition.hits}  # seen by the next section: the generator is lazy
         for key, value in timings.items():
             result.timings[key] = result.timings.get(key, 0.0) + value
         if result.additions:
             result.note = None
         return result
+
+    def _additions(
+        self,
+        sections: Sequence[Section],
+        lang: str,
+        wanted: set[int],
+        budget: int,
+        exclude: set[str],
+        timings: dict[str, float],
+    ) -> Iterator[Addition]:
+        """An addition for each wanted section with something to add, until the budget is spent."""
+        for section in sections:
+            if section.number not in wanted or budget <= 0 or _is_bare_heading(section.text):
+                continue
+            addition = self._expand_section(section, lang, exclude, timings, budget)
+            if addition is not None:
+                budget -= _length(addition.text)
+                yield addition
 
     def _expand_section(
         self, section: Section, lang: str, exclude: set[str], timings: dict[str, float], budget: int

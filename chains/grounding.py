@@ -69,10 +69,10 @@ def ground_answer(
         sources = [passages[r - 1] for r in refs]
         if not refs or not _numbers_supported(text, sources) or not _literals_supported(text, sources):
             dropped.append(text)
-            if kept and _MARK.sub("", kept[-1]).rstrip().endswith(
-                (":", "：")
-            ):  # "use this command:" + nothing
-                dropped.append(_MARK.sub("", kept.pop()).strip())
+            lead_in = _MARK.sub("", kept[-1]).strip() if kept else ""
+            if lead_in.endswith((":", "：")):  # "use this command:" with its command dropped
+                dropped.append(lead_in)
+                kept.pop()
             continue
         body = _MARK.sub("", sentence).rstrip()
         kept.append(_attach(body, refs))
