@@ -21,6 +21,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from babelrag.stores.errors import ConfigError
 
 _KB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,58}[A-Za-z0-9])?$")
+_KB_RULE = (
+    "a knowledge base name is 1-60 letters, digits, '_', '-' or '.', "
+    "starting and ending with a letter or digit"
+)
 _FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("babelrag_config_file_data", default=None)
 
 
@@ -42,7 +46,7 @@ def default_config_file() -> Path:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModelSettings(_Section):
@@ -157,8 +161,9 @@ class WriteSettings(_Section):
 
 
 class Settings(BaseSettings):
+    # frozen: settings are built once (in the CLI) and passed down; a variant is a new object
     model_config = SettingsConfigDict(
-        env_prefix="BABELRAG_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
+        env_prefix="BABELRAG_", env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
     home: Path = Field(default_factory=default_home, description="Data directory (stores, sessions).")
@@ -179,10 +184,14 @@ class Settings(BaseSettings):
     @classmethod
     def _kb_name(cls, value: str) -> str:
         if not _KB_NAME.match(value) or ".." in value:
-            raise ValueError(
-                "a knowledge base name is 1-60 letters, digits, '_', '-' or '.', "
-                "starting and ending with a letter or digit"
-            )
+            raise ValueError(_KB_RULE)
+        return value
+
+    @staticmethod
+    def check_kb_name(value: str) -> str:
+        """A knowledge base name as settings accept it, or a :class:`ConfigError` saying the rule."""
+        if not _KB_NAME.match(value) or ".." in value:
+            raise ConfigError(f"invalid knowledge base name {value!r}: {_KB_RULE}")
         return value
 
     @field_validator("home", "cache_dir", "prompts_dir")

@@ -1,56 +1,33 @@
-"""Multi-turn cross-lingual dialogue with history-aware retrieval.
+"""Multi-turn cross-lingual dialogue: a chat session's turns answered from the knowledge base.
 
-Each turn is answered from the knowledge base in the language of that turn (or the forced
-``/lang``). A follow-up ("and how do I undo that?") is first rewritten into a standalone
-question from the recent history, so retrieval finds what the conversation is about. History
-in the rewrite prompt is bounded by a token budget, newest turns first.
+Each turn is answered in the language of that turn (or the one forced with ``/lang``). A
+follow-up is first condensed into a standalone question from the history (:mod:`babelrag.chains.condense`),
+then answered by the answer chain; the session gains both turns.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable
 
-from babelrag.agents.sessions import ChatSession, Turn
-from babelrag.chains.answer import AnswerPipeline, AnswerResult
-from babelrag.chains.generator import Decoding, LocalChatModel
-from babelrag.chains.prompting import render
-from babelrag.chains.translate import clean_translation
-from babelrag.stores.langdetect import UNDETERMINED, language_name
-
-CONDENSE_VARIABLES = ("history", "question", "language")
-
-
-def history_window(turns: Sequence[Turn], count_tokens: Callable[[str], int], budget: int) -> list[Turn]:
-    """The most recent turns whose text fits in ``budget`` tokens (a turn is never cut)."""
-    kept: list[Turn] = []
-    used = 0
-    for turn in reversed(turns):
-        cost = count_tokens(turn.content) + 4
-        if used + cost > budget:
-            break
-        kept.append(turn)
-        used += cost
-    return list(reversed(kept))
+from babelrag.chains.answer import AnswerResult
+from babelrag.stores.langdetect import UNDETERMINED
+from babelrag.stores.sessions import ChatSession, Turn
 
 
 class Dialogue:
     def __init__(
         self,
         *,
-        pipeline: AnswerPipeline,
-        llm: LocalChatModel,
-        condense_prompt: ChatPromptTemplate,
+        answer_chain: Runnable[dict[str, Any], AnswerResult],
+        condense_chain: Runnable[dict[str, Any], str],
         detect_language: Callable[[str], str],
-        history_tokens: int = 768,
     ) -> None:
-        self.pipeline = pipeline
-        self.llm = llm
-        self.condense_prompt = condense_prompt
+        self.answer_chain = answer_chain
+        self.condense_chain = condense_chain
         self.detect_language = detect_language
-        self.history_tokens = history_tokens
 
     def turn_language(self, session: ChatSession, text: str) -> str:
         if session.lang:
@@ -63,20 +40,7 @@ class Dialogue:
 
     def standalone(self, session: ChatSession, text: str, lang: str) -> str:
         """The follow-up rewritten to stand alone (the question itself on the first turn)."""
-        history = history_window(session.turns, self.llm.count_tokens, self.history_tokens)
-        if not history:
-            return text
-        lines = "\n".join(f"{'User' if t.role == 'user' else 'Assistant'}: {t.content}" for t in history)
-        messages = render(self.condense_prompt, history=lines, question=text, language=language_name(lang))
-        reply = self.llm.invoke(messages, decoding=Decoding(max_new_tokens=96))
-        rewritten = clean_translation(str(reply.content))
-        last_question = next((t.content for t in reversed(history) if t.role == "user"), "")
-        unchanged = rewritten.strip().casefold() == text.strip().casefold()
-        if not unchanged and _plausible(rewritten, text, lang, self.detect_language):
-            return rewritten
-        # A small model may echo or answer instead of rewriting. A short follow-up ("and then?")
-        # is searched together with the previous question; a long one likely stands on its own.
-        return f"{last_question} {text}".strip() if _is_short(text) else text
+        return self.condense_chain.invoke({"question": text, "history": session.turns, "lang": lang})
 
     def ask(self, session: ChatSession, text: str) -> AnswerResult:
         result: AnswerResult | None = None
@@ -92,7 +56,7 @@ class Dialogue:
         lang = self.turn_language(session, text)
         query = self.standalone(session, text, lang)
         result: AnswerResult | None = None
-        for item in self.pipeline.stream(query, lang=lang):
+        for item in self.answer_chain.stream({"question": query, "lang": lang}):
             if isinstance(item, AnswerResult):
                 result = item
             else:
@@ -101,17 +65,3 @@ class Dialogue:
         session.turns.append(Turn("user", text, lang, standalone=query if query != text else None))
         session.turns.append(Turn("assistant", result.answer, lang, sources=result.sources))
         yield result
-
-
-def _is_short(text: str) -> bool:
-    cjk = sum(1 for ch in text if "\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af")
-    words = len(re.findall(r"[^\W\d_]+", text))
-    return cjk <= 16 if cjk else words <= 12
-
-
-def _plausible(rewritten: str, original: str, lang: str, detect: Callable[[str], str]) -> bool:
-    if not rewritten or len(rewritten) > 4 * max(len(original), 40):
-        return False
-    if detect(rewritten) not in (lang, UNDETERMINED):
-        return False
-    return bool(re.search(r"[?？]\s*$", rewritten)) or len(rewritten) >= len(original)

@@ -1,7 +1,10 @@
-"""The composition root: the one place that loads models and opens stores, lazily and once.
+"""The composition root: the one place that loads models, opens Chroma and builds chains.
 
 Commands ask the runtime for what they need; nothing is loaded until first asked for, so
-``babelrag --help`` and ``babelrag config show`` stay instant.
+``babelrag --help`` and ``babelrag config show`` stay instant, and administration (``kb list``,
+``kb info``, ``remove``) never loads the embedding model. A runtime and its settings are never
+changed after they are built: :meth:`Runtime.derive` and :meth:`Runtime.with_kb` make new ones that
+share the models already loaded.
 """
 
 from __future__ import annotations
@@ -17,21 +20,25 @@ from babelrag.stores.progress import NullProgress, Progress
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
+    from langchain_core.prompts import ChatPromptTemplate
 
     from babelrag.agents.dialogue import Dialogue
     from babelrag.agents.modelpack.registry import ModelPack
-    from babelrag.agents.sessions import SessionStore
     from babelrag.agents.writer import WritingAssistant
-    from babelrag.chains.answer import AnswerPipeline
+    from babelrag.chains.answer import AnswerChain
+    from babelrag.chains.condense import CondenseChain
+    from babelrag.chains.expand import ExpandChain
     from babelrag.chains.generator import Decoding, LocalChatModel
+    from babelrag.chains.grounding import Grounder
     from babelrag.chains.retrieval import CrossLingualRetriever
     from babelrag.chains.translate import Translator
+    from babelrag.stores.catalog import Catalog
     from babelrag.stores.chunking import Chunker
     from babelrag.stores.embeddings import SentenceTransformerEmbeddings
     from babelrag.stores.ingest import Ingestor
     from babelrag.stores.knowledge_store import KnowledgeStore
     from babelrag.stores.lexical import BM25Index
-    from babelrag.stores.retriever import KnowledgeRetriever
+    from babelrag.stores.sessions import SessionStore
 
 
 def quiet_hf_logging() -> None:
@@ -81,6 +88,12 @@ class Runtime:
             child.__dict__["translator"] = self.translator
         return child
 
+    def with_kb(self, kb: str) -> Runtime:
+        """The same runtime on another knowledge base (the name is validated as in settings)."""
+        if kb == self.settings.kb:
+            return self
+        return self.derive(self.settings.model_copy(update={"kb": Settings.check_kb_name(kb)}))
+
     @cached_property
     def model_pack(self) -> ModelPack:
         from babelrag.agents.modelpack.registry import ModelPack
@@ -116,11 +129,22 @@ class Runtime:
         return open_chroma_client(self.settings.chroma_dir)
 
     def store(self, *, create: bool = False) -> KnowledgeStore:
+        """The knowledge base with its embedder, for search and ingestion."""
         from babelrag.stores.knowledge_store import KnowledgeStore
 
         return KnowledgeStore(
             client=self.chroma, name=self.settings.kb, embedder=self.embedder, create=create
         )
+
+    def catalog(self) -> Catalog:
+        """Knowledge-base administration (list, info, drop, the store for ``remove``): no model loaded.
+
+        A data directory without a store yet is listed as empty rather than created.
+        """
+        from babelrag.stores.catalog import Catalog
+
+        exists = "chroma" in self.__dict__ or self.settings.chroma_dir.exists()
+        return Catalog(self.chroma if exists else None)
 
     def chunker(self) -> Chunker:
         from babelrag.stores.chunking import Chunker
@@ -142,13 +166,6 @@ class Runtime:
             detect_language=detect_language,
             batch_size=self.settings.models.embedding_batch_size,
         )
-
-    def retriever(
-        self, *, k: int | None = None, lang: str | None = None, where: dict[str, Any] | None = None
-    ) -> KnowledgeRetriever:
-        from babelrag.stores.retriever import KnowledgeRetriever
-
-        return KnowledgeRetriever(store=self.store(), k=k or self.settings.search.k, lang=lang, where=where)
 
     # -- generation (issue: cross-lingual RAG) ------------------------------------------------
     @cached_property
@@ -185,7 +202,7 @@ class Runtime:
         )
         return base.with_overrides(**overrides)
 
-    def prompt(self, name: str, variables: tuple[str, ...]):
+    def prompt(self, name: str, variables: tuple[str, ...]) -> ChatPromptTemplate:
         from babelrag.chains.prompting import load_prompt
 
         return load_prompt(name, variables=variables, user_dir=self.settings.prompts_dir)
@@ -245,37 +262,56 @@ class Runtime:
         lexical: bool | None = None,
         lang: str | None = None,
         where: dict[str, Any] | None = None,
+        fetch_k: int | None = None,
+        translation_weight: float | None = None,
+        target_languages: tuple[str, ...] | None = None,
+        max_targets: int | None = None,
     ) -> CrossLingualRetriever:
+        """The one retriever of every command; each mode and number defaults to the settings."""
         from babelrag.chains.retrieval import CrossLingualRetriever
         from babelrag.stores.langdetect import detect_language
 
-        r = self.settings.retrieval
+        r, t = self.settings.retrieval, self.settings.translation
         use_translation = r.translate if translate is None else translate
         use_lexical = r.lexical if lexical is None else lexical
+        targets = tuple(t.targets) if target_languages is None else target_languages
+        most = t.max_targets if max_targets is None else max_targets
         return CrossLingualRetriever(
             store=self.store(),
             detect_language=detect_language,
-            translator=self.translator if use_translation and self.settings.translation.max_targets else None,
+            translator=self.translator if use_translation and most else None,
             lexical=self.lexical_index if use_lexical else None,
             use_translation=use_translation,
             use_lexical=use_lexical,
             k=k or r.k,
-            fetch_k=r.fetch_k,
+            fetch_k=max(fetch_k or r.fetch_k, k or r.k),
             rrf_k=r.rrf_k,
-            translation_weight=r.translation_weight,
-            target_languages=tuple(self.settings.translation.targets),
-            max_targets=self.settings.translation.max_targets,
+            translation_weight=r.translation_weight if translation_weight is None else translation_weight,
+            target_languages=targets,
+            max_targets=most,
             lang=lang,
             where=where,
         )
 
-    def answer_pipeline(self, retriever: CrossLingualRetriever | None = None) -> AnswerPipeline:
-        from babelrag.chains.answer import ANSWER_VARIABLES, REWRITE_VARIABLES, AnswerPipeline
+    def grounder(self) -> Grounder:
+        """Attribute-or-abstain against this knowledge base: the chains get it, not the store."""
+        from babelrag.chains.grounding import Grounder
+
+        store = self.store()
+        return Grounder(
+            embed_sentences=self.embedder.embed_queries,
+            passage_vectors=store.vectors,
+            min_similarity=self.settings.answer.min_support,
+        )
+
+    def answer_chain(self, retriever: CrossLingualRetriever | None = None) -> AnswerChain:
+        from babelrag.chains.answer import ANSWER_VARIABLES, REWRITE_VARIABLES, AnswerChain
         from babelrag.stores.langdetect import detect_language
 
-        return AnswerPipeline(
+        return AnswerChain(
             retriever=retriever or self.cross_lingual_retriever(),
             llm=self.llm,
+            grounder=self.grounder(),
             answer_prompt=self.prompt("answer", ANSWER_VARIABLES),
             rewrite_prompt=self.prompt("rewrite_in_language", REWRITE_VARIABLES),
             messages=self.messages(),
@@ -283,39 +319,54 @@ class Runtime:
             context_tokens=self.settings.generation.context_tokens,
             max_new_tokens=self.settings.generation.max_new_tokens,
             rewrite_wrong_language=self.settings.answer.rewrite_wrong_language,
-            min_support=self.settings.answer.min_support,
             number_passages=self.settings.answer.number_passages,
         )
 
-    # -- agents (writing assistant, dialogue) -------------------------------------------------
-    def writing_assistant(self) -> WritingAssistant:
-        from babelrag.agents.writer import EXPAND_VARIABLES, WritingAssistant
+    def expand_chain(self) -> ExpandChain:
+        from babelrag.chains.expand import EXPAND_VARIABLES, ExpandChain
         from babelrag.stores.langdetect import detect_language
 
-        return WritingAssistant(
+        return ExpandChain(
             retriever=self.cross_lingual_retriever(),
             llm=self.llm,
+            grounder=self.grounder(),
             prompt=self.prompt("expand_draft", EXPAND_VARIABLES),
             detect_language=detect_language,
-            messages=self.messages(),
-            min_support=self.settings.answer.min_support,
             context_tokens=self.settings.generation.context_tokens,
         )
 
-    def dialogue(self) -> Dialogue:
-        from babelrag.agents.dialogue import CONDENSE_VARIABLES, Dialogue
+    def condense_chain(self) -> CondenseChain:
+        from babelrag.chains.condense import CONDENSE_VARIABLES, CondenseChain
         from babelrag.stores.langdetect import detect_language
 
-        return Dialogue(
-            pipeline=self.answer_pipeline(),
+        return CondenseChain(
             llm=self.llm,
-            condense_prompt=self.prompt("condense_question", CONDENSE_VARIABLES),
+            prompt=self.prompt("condense_question", CONDENSE_VARIABLES),
             detect_language=detect_language,
             history_tokens=self.settings.chat.history_tokens,
         )
 
+    # -- agents (writing assistant, dialogue) -------------------------------------------------
+    def writing_assistant(self) -> WritingAssistant:
+        from babelrag.agents.writer import WritingAssistant
+        from babelrag.stores.langdetect import detect_language
+
+        return WritingAssistant(
+            expand_chain=self.expand_chain(), detect_language=detect_language, messages=self.messages()
+        )
+
+    def dialogue(self) -> Dialogue:
+        from babelrag.agents.dialogue import Dialogue
+        from babelrag.stores.langdetect import detect_language
+
+        return Dialogue(
+            answer_chain=self.answer_chain(),
+            condense_chain=self.condense_chain(),
+            detect_language=detect_language,
+        )
+
     def session_store(self) -> SessionStore:
-        from babelrag.agents.sessions import SessionStore
+        from babelrag.stores.sessions import SessionStore
 
         return SessionStore(self.settings.home / "sessions")
 

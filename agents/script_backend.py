@@ -1,4 +1,5 @@
-"""The :class:`ScriptBackend` of scripted runs, over the composition root.
+"""The :class:`ScriptBackend` of scripted runs, over the composition root: one method per step
+type, called by that type's ``run`` in ``babelrag.agents.scripting.step_types``.
 
 Each call gets the merged settings overrides of its step; a runtime for those settings is
 derived from the base one, sharing the models already loaded.
@@ -36,13 +37,14 @@ class RuntimeBackend:
         self, query: str, k: int | None, lang: str | None, where: dict | None, settings: dict[str, Any]
     ) -> list[dict]:
         rt = self._rt(settings)
-        return [
-            h.to_dict() for h in rt.store().search(query, k=k or rt.settings.search.k, lang=lang, where=where)
-        ]
+        retriever = rt.cross_lingual_retriever(
+            k=k or rt.settings.search.k, translate=False, lexical=False, lang=lang, where=where
+        )  # as `babelrag search` without --translate/--lexical
+        return [h.to_dict() for h in retriever.retrieve(query).hits]
 
     def ask(self, question: str, lang: str | None, settings: dict[str, Any]) -> dict:
         rt = self._rt(settings)
-        return rt.answer_pipeline().ask(question, lang=lang).to_dict()
+        return rt.answer_chain().invoke({"question": question, "lang": lang}).to_dict()
 
     def translate(self, text: str, source: str | None, target: str, settings: dict[str, Any]) -> str:
         from babelrag.stores.langdetect import detect_language

@@ -1,33 +1,27 @@
 """The writing assistant: a draft in any language, expanded with background from the KB.
 
-The author's text is kept as it is. For each section of the draft the knowledge base is
-searched across languages, the generator is asked for a few new sentences in the draft's
-language and voice, and only sentences that a passage supports survive (attribute-or-abstain,
-as for answers); each carries its citation. A draft nothing in the KB is relevant to comes back
-unchanged, with a note saying so.
+The author's text is kept as it is. Each section of the draft gets a few cited sentences from
+the expansion chain (:mod:`babelrag.chains.expand`) until the target length is reached; the author
+accepts or rejects each addition, asks for another pass, and renders the result with its
+sources. A draft nothing in the KB is relevant to comes back unchanged, with a note saying so.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable
 
-from babelrag.chains.answer import pack_passages
 from babelrag.chains.citations import strip_citations
-from babelrag.chains.generator import Decoding, LocalChatModel
-from babelrag.chains.grounding import ground_answer
-from babelrag.chains.prompting import render
-from babelrag.chains.retrieval import CrossLingualRetriever
-from babelrag.stores.chunking import split_sentences
+from babelrag.chains.expand import Expansion
+from babelrag.chains.prompting import localized
+from babelrag.stores.cjk import word_count
 from babelrag.stores.knowledge_store import SearchHit
-from babelrag.stores.langdetect import UNDETERMINED, language_name
+from babelrag.stores.langdetect import UNDETERMINED
 
-EXPAND_VARIABLES = ("passages", "paragraph", "language", "sentences")
 _HEADING = re.compile(r"^#{1,6}\s")
 
 
@@ -108,26 +102,18 @@ def split_sections(draft: str) -> list[Section]:
 
 
 class WritingAssistant:
+    """A writing session's logic: which sections to expand, by how much, and what was used."""
+
     def __init__(
         self,
         *,
-        retriever: CrossLingualRetriever,
-        llm: LocalChatModel,
-        prompt: ChatPromptTemplate,
+        expand_chain: Runnable[dict[str, Any], Expansion | None],
         detect_language: Callable[[str], str],
         messages: Mapping[str, Mapping[str, str]],
-        min_support: float = 0.8,
-        passages_per_section: int = 3,
-        context_tokens: int = 2048,
     ) -> None:
-        self.retriever = retriever
-        self.llm = llm
-        self.prompt = prompt
+        self.expand_chain = expand_chain
         self.detect_language = detect_language
         self.messages = messages
-        self.min_support = min_support
-        self.passages_per_section = passages_per_section
-        self.context_tokens = context_tokens
 
     def expand(
         self,
@@ -143,10 +129,10 @@ class WritingAssistant:
         lang = "en" if lang == UNDETERMINED else lang
         parts = split_sections(draft)
         wanted = set(sections) if sections else {s.number for s in parts}
-        budget = max(0, int(_length(draft) * (factor - 1)))
+        budget = max(0, int(word_count(draft) * (factor - 1)))
         additions: list[Addition] = []
-        timings: dict[str, float] = {"retrieve_s": 0.0, "generate_s": 0.0, "ground_s": 0.0}
-        for addition in self._additions(parts, lang, wanted, budget, exclude or set(), timings):
+        timings: dict[str, float] = dict.fromkeys(_TIMINGS, 0.0)
+        for addition in self._additions(parts, lang, wanted, budget, set(exclude or ()), timings):
             addition.id = len(additions) + 1
             additions.append(addition)
         result = WriteResult(
@@ -155,10 +141,12 @@ class WritingAssistant:
             parts,
             additions,
             timings=timings,
-            source_heading=self._message("sources", lang, "Sources"),
+            source_heading=localized(self.messages, "sources", lang, "Sources"),
         )
         if not additions:
-            result.note = self._message("write_unchanged", lang, "Nothing in the knowledge base is relevant.")
+            result.note = localized(
+                self.messages, "write_unchanged", lang, "Nothing in the knowledge base is relevant."
+            )
         return result
 
     def another_pass(
@@ -170,8 +158,8 @@ class WritingAssistant:
         for add in result.additions:
             if add.accepted:
                 current[add.section] += "\n\n" + strip_citations(add.text)
-        budget = max(1, int(sum(_length(t) for t in current.values()) * (factor - 1)))
-        timings = dict.fromkeys(("retrieve_s", "generate_s", "ground_s"), 0.0)
+        budget = max(1, int(sum(word_count(t) for t in current.values()) * (factor - 1)))
+        timings = dict.fromkeys(_TIMINGS, 0.0)
         wanted = set(sections) if sections else set(current)
         parts = [Section(number, text) for number, text in current.items()]
         for addition in self._additions(parts, result.lang, wanted, budget, used, timings):
@@ -197,88 +185,22 @@ class WritingAssistant:
         for section in sections:
             if section.number not in wanted or budget <= 0 or _is_bare_heading(section.text):
                 continue
-            addition = self._expand_section(section, lang, exclude, timings, budget)
-            if addition is not None:
-                budget -= _length(addition.text)
-                yield addition
+            expansion = self.expand_chain.invoke(
+                {"section": section.text, "lang": lang, "budget": budget, "exclude": set(exclude)}
+            )
+            if expansion is None:
+                continue
+            for key, value in expansion.timings.items():
+                timings[key] = timings.get(key, 0.0) + value
+            budget -= word_count(expansion.text)
+            yield Addition(0, section.number, expansion.text, expansion.hits)
 
-    def _expand_section(
-        self, section: Section, lang: str, exclude: set[str], timings: dict[str, float], budget: int
-    ) -> Addition | None:
-        started = time.perf_counter()
-        query = _query_for(section.text)
-        # ask for enough candidates that passages already used in earlier passes can be skipped
-        retriever = (
-            self.retriever.model_copy(update={"k": self.retriever.k + len(exclude)})
-            if exclude
-            else self.retriever
-        )
-        hits = [h for h in retriever.retrieve(query, query_lang=lang).hits if h.id not in exclude]
-        hits = hits[: self.passages_per_section]
-        timings["retrieve_s"] += time.perf_counter() - started
-        if not hits:
-            return None
-        text, used = pack_passages(
-            hits, count_tokens=self.llm.count_tokens, budget=self.context_tokens // 2, number=False
-        )
-        n_sentences = max(1, min(3, round(budget / max(1, _length(section.text)) * 2)))
-        messages = render(
-            self.prompt,
-            passages=text,
-            paragraph=section.text,
-            language=language_name(lang),
-            sentences=str(n_sentences),
-        )
-        started = time.perf_counter()
-        reply = self.llm.invoke(messages, decoding=Decoding(max_new_tokens=60 * n_sentences + 40))
-        timings["generate_s"] += time.perf_counter() - started
-        started = time.perf_counter()
-        store = self.retriever.store
-        grounded = ground_answer(
-            str(reply.content),
-            [h.text for h in used],
-            titles=[h.title for h in used] + section.text.splitlines(),
-            embed_sentences=getattr(store.embedder, "embed_queries", None)
-            or (lambda ts: [store.embedder.embed_query(t) for t in ts]),
-            passage_vectors=store.vectors([h.id for h in used]),
-            min_similarity=self.min_support,
-        )
-        timings["ground_s"] += time.perf_counter() - started
-        kept = self._in_language(_drop_repeats(grounded.text, section.text), lang)
-        if not kept:
-            return None
-        return Addition(0, section.number, kept, list(used))
 
-    def _in_language(self, text: str, lang: str) -> str:
-        """Only sentences in the draft's language: a small model slips into the passages' language."""
-        kept = [
-            s
-            for s in split_sentences(text)
-            if s.strip() and self.detect_language(strip_citations(s)) in (lang, UNDETERMINED)
-        ]
-        return ("" if _cjk(text) else " ").join(s.strip() for s in kept).strip()
-
-    def _message(self, key: str, lang: str, default: str) -> str:
-        table = self.messages.get(key, {})
-        return table.get(lang) or table.get("en") or default
+_TIMINGS = ("retrieve_s", "generate_s", "ground_s")
 
 
 def _is_bare_heading(text: str) -> bool:
     return bool(_HEADING.match(text)) and "\n" not in text.strip()
-
-
-def _query_for(text: str, limit: int = 160) -> str:
-    """The start of a section is a good search query; a whole long section is not."""
-    plain = " ".join(line.lstrip("#").strip() for line in text.splitlines() if line.strip())
-    return plain[:limit]
-
-
-def _drop_repeats(addition: str, original: str) -> str:
-    """Remove added sentences that merely repeat the author's text."""
-    norm = re.sub(r"\W+", "", original).casefold()
-    parts = re.split(r"(?<=[.!?。！？])\s*", addition)
-    kept = [p for p in parts if p.strip() and re.sub(r"\[\d+\]|\W+", "", p).casefold() not in norm]
-    return (" " if not _cjk(addition) else "").join(kept).strip()
 
 
 def _renumber(addition: Addition, numbering: dict[str, int], sources: list[SearchHit]) -> str:
@@ -290,12 +212,3 @@ def _renumber(addition: Addition, numbering: dict[str, int], sources: list[Searc
         return f"[{numbering[hit.id]}]"
 
     return re.sub(r"\[(\d+)\]", repl, addition.text)
-
-
-def _length(text: str) -> int:
-    """Length in words, counting each CJK character as a word."""
-    return len(re.findall(r"[\u3040-\u9fff\uac00-\ud7af]|[^\W\d_]+", text))
-
-
-def _cjk(text: str) -> bool:
-    return sum("\u3040" <= c <= "\u9fff" for c in text) > len(text) / 3

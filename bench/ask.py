@@ -29,12 +29,12 @@ def run(quick: bool) -> dict[str, Any]:
         runtime = Runtime(bench_settings(Path(tmp), kb="sample", translation={"cache": False}))
         ingest = runtime.ingestor().ingest([SAMPLE_KB])
         modes = {
-            "translation on": runtime.answer_pipeline(runtime.cross_lingual_retriever(translate=True)),
-            "translation off": runtime.answer_pipeline(runtime.cross_lingual_retriever(translate=False)),
+            "translation on": runtime.answer_chain(runtime.cross_lingual_retriever(translate=True)),
+            "translation off": runtime.answer_chain(runtime.cross_lingual_retriever(translate=False)),
         }
         warmup = sample_questions([WARMUP])[0]["question"]
         for pipeline in modes.values():  # loads both models, runs every step once
-            pipeline.ask(warmup)
+            pipeline.invoke({"question": warmup})
         asked: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
         for i, q in enumerate(questions):
             order = list(modes) if i % 2 == 0 else list(modes)[::-1]
@@ -50,7 +50,7 @@ def run(quick: bool) -> dict[str, Any]:
 
 def _ask(pipeline: Any, question: dict[str, str]) -> dict[str, Any]:
     started = time.perf_counter()
-    result = pipeline.ask(question["question"])
+    result = pipeline.invoke({"question": question["question"]})
     total = time.perf_counter() - started
     return {
         "question": f"#{question['number']} {question['lang']}",

@@ -118,13 +118,13 @@ def bench_settings(home: Path, **overrides: Any) -> Settings:
 
 def sample_chunks(chunker: Chunker) -> list[str]:
     """The sample knowledge base cut by babelrag's chunker, in file order."""
-    from babelrag.stores.loaders import iter_source_files, load_file
+    from babelrag.stores.loaders import FileLoader, iter_source_files
 
     return [
         chunk
         for path in iter_source_files([SAMPLE_KB])
-        for doc in load_file(path)
-        for chunk in chunker.split(doc.text)
+        for doc in FileLoader(path).load()
+        for chunk in chunker.split_text(doc.page_content)
     ]
 
 

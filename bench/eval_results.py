@@ -50,10 +50,10 @@ def main() -> int:
             folder = data / f"debref-{lang}-titles"
             build_debref(lang, folder, cache_dir=settings.cache_dir, variant="titles", progress=progress)
             dataset = load_beir(folder)
-            prepare_corpus_kb(rt, dataset)
+            kb_rt = prepare_corpus_kb(rt, dataset)
             report = run_retrieval_eval(
                 dataset,
-                modes=retrieval_modes(rt, dataset, k=10, modes=(*MODES, "fused@1", "fused@3")),
+                modes=retrieval_modes(kb_rt, dataset, k=10, modes=(*MODES, "fused@1", "fused@3")),
                 max_queries=args.max_queries,
                 progress=progress,
             )
@@ -71,11 +71,10 @@ def main() -> int:
                 lang, qfile, cache_dir=settings.cache_dir, limit=args.answers, progress=progress
             )
             dataset = load_beir(data / f"debref-{lang}-titles")
-            prepare_corpus_kb(rt, dataset)
-            pipeline = rt.answer_pipeline()
+            chain = prepare_corpus_kb(rt, dataset).answer_chain()
             report = evaluate_answers(
                 load_questions(qfile),
-                lambda q, lg, pipeline=pipeline: pipeline.ask(q, lang=lg),
+                lambda q, lg, chain=chain: chain.invoke({"question": q, "lang": lg}),
                 detect_language,
                 progress=progress,
             )

@@ -147,7 +147,7 @@ def _prompt(llm: Any) -> list[Any]:
     """A translation request of about PROMPT_TOKENS tokens: long enough that 64 tokens never end it."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    from babelrag.stores.loaders import load_file
+    from babelrag.stores.loaders import FileLoader
 
     def messages(text: str) -> list[Any]:
         return [
@@ -155,7 +155,9 @@ def _prompt(llm: Any) -> list[Any]:
             HumanMessage(f"Translate the whole text below into German.\n\n{text}"),
         ]
 
-    text = "\n\n".join(doc.text for name in ENGLISH_DOCS for doc in load_file(SAMPLE_KB / name))
+    text = "\n\n".join(
+        doc.page_content for name in ENGLISH_DOCS for doc in FileLoader(SAMPLE_KB / name).load()
+    )
     budget = PROMPT_TOKENS - llm.prompt_tokens(messages(""))
     ids = llm.tokenizer(text, add_special_tokens=False)["input_ids"][:budget]
     return messages(llm.tokenizer.decode(ids))

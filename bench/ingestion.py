@@ -143,14 +143,14 @@ def _padding(docs: list[Any], corpus: Path, embedder: Any) -> dict[str, int]:
 def _read_and_chunk(runtime: Any, corpus: Path) -> int:
     """The work only babelrag does: read and parse files, detect languages, chunk."""
     from babelrag.stores.langdetect import detect_language
-    from babelrag.stores.loaders import iter_source_files, load_file
+    from babelrag.stores.loaders import FileLoader, iter_source_files
 
     chunker = runtime.chunker()
     n = 0
     for path in iter_source_files([corpus]):
-        for doc in load_file(path):
-            doc.lang or detect_language(doc.text)
-            n += len(chunker.split(doc.text))
+        for doc in FileLoader(path).load():
+            doc.metadata.get("lang") or detect_language(doc.page_content)
+            n += len(chunker.split_text(doc.page_content))
     return n
 
 

@@ -1,6 +1,6 @@
 """The cross-lingual answer chain: retrieve, pack, generate, cite, in the asker's language.
 
-Steps (each a named runnable, so the chain streams and traces like any LCEL chain):
+Steps (each a named runnable, so callbacks and tracing see every one):
 1. detect the question's language (or take the caller's),
 2. retrieve with query translation and rank fusion,
 3. pack numbered passages into the generator's context budget (in tokens),
@@ -18,12 +18,12 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from babelrag.chains.citations import is_no_answer, strip_citations
 from babelrag.chains.generator import Decoding, LocalChatModel
-from babelrag.chains.grounding import ground_answer
-from babelrag.chains.prompting import render
+from babelrag.chains.grounding import Grounder
+from babelrag.chains.prompting import localized, render
 from babelrag.chains.retrieval import CrossLingualRetriever, RetrievalResult
 from babelrag.stores.knowledge_store import SearchHit
 from babelrag.stores.langdetect import UNDETERMINED, language_name
@@ -112,14 +112,24 @@ def _cut_to_tokens(text: str, budget: int, count_tokens: Callable[[str], int]) -
     return text[:lo].rstrip()
 
 
-class AnswerPipeline:
-    """Builds answers; dependencies are passed in ready-made (see :mod:`babelrag.agents.runtime`)."""
+class AnswerChain(Runnable[dict[str, Any], AnswerResult]):
+    """``{"question", "lang"?, "decoding"?}`` -> :class:`AnswerResult`, through ``invoke`` or ``stream``.
+
+    ``stream`` yields the answer's text pieces as they are generated, then the checked
+    :class:`AnswerResult`. Each step runs as a named runnable (``retrieve_and_pack``, holding
+    ``cross_lingual_retrieve`` and its ``translate``; the chat model; ``ground_and_check``), so
+    LangChain callbacks and tracing see all of them. Dependencies are passed in ready-made by the
+    composition root.
+    """
+
+    name = "cross_lingual_answer"
 
     def __init__(
         self,
         *,
         retriever: CrossLingualRetriever,
         llm: LocalChatModel,
+        grounder: Grounder,
         answer_prompt: ChatPromptTemplate,
         rewrite_prompt: ChatPromptTemplate,
         messages: Mapping[str, Mapping[str, str]],
@@ -127,11 +137,11 @@ class AnswerPipeline:
         context_tokens: int = 2048,
         max_new_tokens: int = 320,
         rewrite_wrong_language: bool = True,
-        min_support: float = 0.8,
         number_passages: bool = False,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
+        self.grounder = grounder
         self.answer_prompt = answer_prompt
         self.rewrite_prompt = rewrite_prompt
         self.messages = messages
@@ -139,8 +149,51 @@ class AnswerPipeline:
         self.context_tokens = context_tokens
         self.max_new_tokens = max_new_tokens
         self.rewrite_wrong_language = rewrite_wrong_language
-        self.min_support = min_support
         self.number_passages = number_passages
+
+    # -- Runnable ---------------------------------------------------------------------------
+    def invoke(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AnswerResult:
+        return self._call_with_config(self._answer, input, config)
+
+    def stream(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[Any]:
+        """Text pieces (``str``) while generating, then the :class:`AnswerResult`."""
+        yield from self._transform_stream_with_config(iter([input]), self._answer_stream, config)
+
+    def _answer(self, request: dict[str, Any]) -> AnswerResult:
+        prepared = self._prepare_step().invoke(request)
+        if not prepared.passages:
+            return self._finish_step().invoke((prepared, "", {}))
+        reply = self.llm.invoke(prepared.messages, decoding=self._decoding(request))
+        return self._finish_step().invoke((prepared, str(reply.content), reply.response_metadata))
+
+    def _answer_stream(self, requests: Iterator[dict[str, Any]]) -> Iterator[Any]:
+        for request in requests:
+            prepared = self._prepare_step().invoke(request)
+            if not prepared.passages:
+                yield self._finish_step().invoke((prepared, "", {}))
+                continue
+            pieces: list[str] = []
+            meta: dict[str, Any] = {}
+            for chunk in self.llm.stream(prepared.messages, decoding=self._decoding(request)):
+                if chunk.content:
+                    pieces.append(str(chunk.content))
+                    yield str(chunk.content)
+                if chunk.response_metadata:
+                    meta = dict(chunk.response_metadata)
+            yield self._finish_step().invoke((prepared, "".join(pieces), meta))
+
+    def _prepare_step(self) -> Runnable[dict[str, Any], Prepared]:
+        return RunnableLambda(
+            lambda r: self.prepare(_question(r), lang=r.get("lang") if isinstance(r, dict) else None),
+            name="retrieve_and_pack",
+        )
+
+    def _finish_step(self) -> Runnable[tuple[Prepared, str, Mapping[str, Any]], AnswerResult]:
+        return RunnableLambda(lambda args: self.finish(*args), name="ground_and_check")
 
     # -- steps ------------------------------------------------------------------------------
     def prepare(self, question: str, *, lang: str | None = None) -> Prepared:
@@ -176,15 +229,7 @@ class AnswerPipeline:
         if rewritten:
             notes.append(rewritten)
         started = time.perf_counter()
-        store = self.retriever.store
-        grounded = ground_answer(
-            answer,
-            [p.text for p in prepared.passages],
-            titles=[p.title for p in prepared.passages],
-            embed_sentences=_query_embedder(store.embedder),
-            passage_vectors=store.vectors([p.id for p in prepared.passages]),
-            min_similarity=self.min_support,
-        )
+        grounded = self.grounder.ground(answer, prepared.passages)
         timings["ground_s"] = time.perf_counter() - started
         if grounded.dropped:
             notes.append(
@@ -208,8 +253,9 @@ class AnswerPipeline:
         )
 
     def _no_answer(self, prepared: Prepared, timings: dict, generation: Mapping, notes: list) -> AnswerResult:
-        table = self.messages.get("no_answer", {})
-        text = table.get(prepared.lang) or table.get("en", "The knowledge base does not contain an answer.")
+        text = localized(
+            self.messages, "no_answer", prepared.lang, "The knowledge base does not contain an answer."
+        )
         if not prepared.passages:
             notes.append("no passages were found")
         return AnswerResult(
@@ -242,61 +288,12 @@ class AnswerPipeline:
             )
         return answer, f"the model answered in {language_name(found)}, not {language_name(target)}"
 
-    # -- entry points -----------------------------------------------------------------------
-    def ask(
-        self, question: str, *, lang: str | None = None, decoding: Decoding | None = None
-    ) -> AnswerResult:
-        prepared = self.prepare(question, lang=lang)
-        if not prepared.passages:
-            return self.finish(prepared, "", {})
-        reply = self.llm.invoke(prepared.messages, decoding=decoding or self._decoding())
-        return self.finish(prepared, str(reply.content), reply.response_metadata)
-
-    def stream(
-        self, question: str, *, lang: str | None = None, decoding: Decoding | None = None
-    ) -> Iterator[str | AnswerResult]:
-        """Yield text pieces as they are generated, then the final :class:`AnswerResult`."""
-        prepared = self.prepare(question, lang=lang)
-        if not prepared.passages:
-            yield self.finish(prepared, "", {})
-            return
-        pieces: list[str] = []
-        meta: dict[str, Any] = {}
-        for chunk in self.llm.stream(prepared.messages, decoding=decoding or self._decoding()):
-            if chunk.content:
-                pieces.append(str(chunk.content))
-                yield str(chunk.content)
-            if chunk.response_metadata:
-                meta = dict(chunk.response_metadata)
-        yield self.finish(prepared, "".join(pieces), meta)
-
-    def _decoding(self) -> Decoding:
-        return self.llm.decoding.with_overrides(max_new_tokens=self.max_new_tokens)
-
-    def as_runnable(self) -> Runnable[dict, AnswerResult]:
-        """``{"question": ..., "lang"?: ...}`` -> :class:`AnswerResult`, as an LCEL chain."""
-        prepare = RunnableLambda(lambda x: self.prepare(x["question"], lang=x.get("lang"))).with_config(
-            run_name="retrieve_and_pack"
-        )
-
-        def generate(p: Prepared) -> tuple[Prepared, Any]:
-            if not p.passages:
-                return p, None
-            return p, self.llm.invoke(p.messages, decoding=self._decoding())
-
-        def finish(pair: tuple[Prepared, Any]) -> AnswerResult:
-            p, reply = pair
-            return self.finish(
-                p, str(reply.content) if reply else "", reply.response_metadata if reply else {}
-            )
-
-        return (
-            prepare
-            | RunnableLambda(generate).with_config(run_name="generate")
-            | RunnableLambda(finish).with_config(run_name="cite_and_check")
-        ).with_config(run_name="cross_lingual_answer")
+    def _decoding(self, request: dict[str, Any] | str) -> Decoding:
+        """The request's own ``decoding``, else the model's with this chain's answer length."""
+        explicit = request.get("decoding") if isinstance(request, dict) else None
+        return explicit or self.llm.decoding.with_overrides(max_new_tokens=self.max_new_tokens)
 
 
-def _query_embedder(embedder: Any) -> Callable[[list[str]], list[list[float]]]:
-    batch = getattr(embedder, "embed_queries", None)
-    return batch if batch else (lambda texts: [embedder.embed_query(t) for t in texts])
+def _question(request: dict[str, Any] | str) -> str:
+    """The question of a request: ``{"question": ...}``, or the bare string LangChain users pass."""
+    return request if isinstance(request, str) else str(request["question"])

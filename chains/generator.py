@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
@@ -93,6 +93,23 @@ class LocalChatModel(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "decoding": self.decoding}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        """What tracing records of a call: LangChain's default looks for a string ``model`` and
+        would find the transformers model object here."""
+        decoding = self._decoding(stop, dict(kwargs))
+        named = kwargs.get("model")  # a per-call name, as traces of other chat models honour it
+        params = LangSmithParams(
+            ls_provider="huggingface",
+            ls_model_name=named if isinstance(named, str) else self.model_id,
+            ls_model_type="chat",
+            ls_max_tokens=decoding.max_new_tokens,
+        )
+        if decoding.strategy == "sample":
+            params["ls_temperature"] = decoding.temperature
+        if decoding.stop:
+            params["ls_stop"] = list(decoding.stop)
+        return params
 
     # -- public helpers -------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -311,6 +328,7 @@ def _meta(model_id: str, d: Decoding, n_prompt: int, n_new: int, prefill: float 
     decode = (total - prefill) if prefill is not None else None
     return {
         "model": model_id,
+        "model_name": model_id,  # the key LangChain's usage callbacks read
         "strategy": d.strategy,
         "prompt_tokens": n_prompt,
         "completion_tokens": n_new,

@@ -20,6 +20,8 @@ import numpy as np
 
 from babelrag.chains.citations import parse_citations
 from babelrag.stores.chunking import split_sentences
+from babelrag.stores.cjk import join_sentences
+from babelrag.stores.knowledge_store import SearchHit
 
 _MARK = re.compile(r"\s*\[(\d+)\]")  # with the space before it: "two minutes [1]." -> "two minutes."
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -38,6 +40,32 @@ class Grounded:
     text: str
     cited: list[int]  # passage numbers in order of first citation
     dropped: list[str] = field(default_factory=list)  # sentences no passage supports
+
+
+@dataclass(frozen=True)
+class Grounder:
+    """:func:`ground_answer` over one knowledge base, built by the composition root.
+
+    It embeds sentences as queries and reads the passages' vectors from the store, so the chains
+    that use it need neither the embedder nor the store.
+    """
+
+    embed_sentences: Callable[[list[str]], list[list[float]]]
+    passage_vectors: Callable[[list[str]], list[list[float]]]  # chunk ids -> stored vectors
+    min_similarity: float = 0.8
+
+    def ground(
+        self, text: str, passages: Sequence[SearchHit], *, boilerplate: Sequence[str] = ()
+    ) -> Grounded:
+        """Keep what the numbered ``passages`` support; ``boilerplate``: lines the model may echo."""
+        return ground_answer(
+            text,
+            [p.text for p in passages],
+            titles=[p.title for p in passages] + list(boilerplate),
+            embed_sentences=self.embed_sentences,
+            passage_vectors=self.passage_vectors([p.id for p in passages]),
+            min_similarity=self.min_similarity,
+        )
 
 
 def ground_answer(
@@ -76,8 +104,7 @@ def ground_answer(
             continue
         body = _MARK.sub("", sentence).rstrip()
         kept.append(_attach(body, refs))
-    final = " ".join(kept) if not _is_cjk(" ".join(kept)) else "".join(kept)
-    final, cited, _ = parse_citations(final, len(passages))
+    final, cited, _ = parse_citations(join_sentences(kept), len(passages))
     return Grounded(final, cited, dropped)
 
 
@@ -146,8 +173,3 @@ def _attach(body: str, refs: Sequence[int]) -> str:
     if match:
         return body[: match.start()] + marks + body[match.start() :]
     return body + marks
-
-
-def _is_cjk(text: str) -> bool:
-    cjk = sum(1 for ch in text if "\u3040" <= ch <= "\u9fff")
-    return cjk > len(text) / 3

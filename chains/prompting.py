@@ -9,7 +9,7 @@ as templates, so user text containing ``{`` or ``}`` is safe.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from string import Formatter
 from typing import Any
@@ -73,6 +73,12 @@ def load_messages(user_dir: Path | None = None) -> dict[str, dict[str, str]]:
         for section, table in data.items():
             merged.setdefault(str(section), {}).update({str(k): str(v) for k, v in table.items()})
     return merged
+
+
+def localized(messages: Mapping[str, Mapping[str, str]], key: str, lang: str, default: str) -> str:
+    """A fixed sentence of ``messages.yaml`` in ``lang``, else in English, else ``default``."""
+    table = messages.get(key, {})
+    return table.get(lang) or table.get("en") or default
 
 
 def render(template: ChatPromptTemplate, **values: Any) -> list:

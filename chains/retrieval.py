@@ -15,11 +15,13 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from pydantic import ConfigDict, Field
 
 from babelrag.chains.fusion import reciprocal_rank_fusion
 from babelrag.chains.translate import Translator, translate_query, translation_targets
-from babelrag.stores.knowledge_store import KnowledgeStore, Scalar, SearchHit
+from babelrag.stores.knowledge_store import KnowledgeStore, SearchHit
+from babelrag.stores.langdetect import UNDETERMINED
 from babelrag.stores.lexical import BM25Index
 
 
@@ -53,65 +55,80 @@ class CrossLingualRetriever(BaseRetriever):
     where: dict[str, Any] | None = None
 
     def retrieve(self, query: str, *, query_lang: str | None = None) -> RetrievalResult:
+        """Hits with the translations and timings that produced them; a traced chain step."""
+        step = RunnableLambda(self._retrieve, name="cross_lingual_retrieve")
+        return step.invoke({"query": query, "query_lang": query_lang})
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        query_lang: str | None = None,
+    ) -> list[Document]:
+        """The LangChain face: ``retriever.invoke(query, k=3)`` gives Documents with ``score`` metadata."""
+        request = {"query": query, "query_lang": query_lang, "k": k}
+        result = self._retrieve(request, {"callbacks": run_manager.get_child()})
+        return [hit.to_document() for hit in result.hits]
+
+    def _retrieve(self, request: Mapping[str, Any], config: RunnableConfig | None = None) -> RetrievalResult:
+        query: str = request["query"]
+        k = request.get("k") or self.k
         timings: dict[str, float] = {}
-        lang = query_lang or self.detect_language(query)
+        translating = self.use_translation and self.translator is not None
+        lang = request.get("query_lang") or (self.detect_language(query) if translating else UNDETERMINED)
         translations: dict[str, str] = {}
-        if self.use_translation and self.translator is not None:
+        if translating:
             started = time.perf_counter()
-            targets = translation_targets(
-                lang, self._kb_languages(), configured=self.target_languages, max_targets=self.max_targets
-            )
-            translations = translate_query(
-                self.translator, query, lang, targets, detect_language=self.detect_language
+            translations = RunnableLambda(self._translate, name="translate").invoke(
+                {"query": query, "lang": lang}, config
             )
             timings["translate_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        embedder = self.store.embedder
         queries = {"original": query, **{f"translation:{t}": text for t, text in translations.items()}}
-        vectors = dict(zip(queries, _embed_queries(embedder, list(queries.values())), strict=True))
-        fetch = max(self.fetch_k, self.k)
+        vectors = dict(zip(queries, self.store.embedder.embed_queries(list(queries.values())), strict=True))
+        fetch = max(self.fetch_k, k)
         ranked: dict[str, Sequence[SearchHit]] = {
-            name: self.store.search_by_vector(vec, k=fetch, lang=self.lang, where=self._where())
+            name: self.store.search_by_vector(vec, k=fetch, lang=self.lang, where=self.where)
             for name, vec in vectors.items()
         }
         if self.use_lexical and self.lexical is not None:
             index = self.lexical()
             for name, text in queries.items():
-                ranked[f"lexical:{name}"] = index.search(text, k=fetch, lang=self.lang, where=self._where())
+                ranked[f"lexical:{name}"] = index.search(text, k=fetch, lang=self.lang, where=self.where)
         if len(ranked) == 1:
-            hits = list(ranked["original"])[: self.k]
+            hits = list(ranked["original"])[:k]
         else:
-            weights = {name: self.translation_weight for name in ranked if "translation:" in name}
-            fused = reciprocal_rank_fusion(ranked, k=self.rrf_k, weights=weights)[: self.k]
-            cosines = self.store.cosine_scores(vectors["original"], [f.hit.id for f in fused])
-            hits = [
-                replace(
-                    f.hit,
-                    score=cosines.get(f.hit.id, f.hit.score),
-                    metadata={
-                        **f.hit.metadata,
-                        "rrf": round(f.rrf, 5),
-                        "matched_by": ",".join(sorted(f.ranks)),
-                    },
-                )
-                for f in fused
-            ]
+            hits = self._fuse(ranked, vectors["original"], k)
         timings["retrieve_s"] = time.perf_counter() - started
         return RetrievalResult(query, lang, hits, translations, timings)
 
-    def _kb_languages(self) -> Mapping[str, int]:
-        return self.store.languages()
+    def _translate(self, request: Mapping[str, str]) -> dict[str, str]:
+        assert self.translator is not None
+        targets = translation_targets(
+            request["lang"],
+            self.store.languages(),
+            configured=self.target_languages,
+            max_targets=self.max_targets,
+        )
+        return translate_query(
+            self.translator, request["query"], request["lang"], targets, detect_language=self.detect_language
+        )
 
-    def _where(self) -> Mapping[str, Scalar] | None:
-        return self.where
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        return [hit.to_document() for hit in self.retrieve(query).hits]
-
-
-def _embed_queries(embedder: Any, texts: list[str]) -> list[list[float]]:
-    batch = getattr(embedder, "embed_queries", None)
-    return batch(texts) if batch else [embedder.embed_query(t) for t in texts]
+    def _fuse(
+        self, ranked: Mapping[str, Sequence[SearchHit]], original: Sequence[float], k: int
+    ) -> list[SearchHit]:
+        """RRF order; each hit's score is its cosine to the original query, whichever list found it."""
+        weights = {name: self.translation_weight for name in ranked if "translation:" in name}
+        fused = reciprocal_rank_fusion(ranked, k=self.rrf_k, weights=weights)[:k]
+        cosines = self.store.cosine_scores(original, [f.hit.id for f in fused])
+        return [
+            replace(
+                f.hit,
+                score=cosines.get(f.hit.id, f.hit.score),
+                metadata={**f.hit.metadata, "rrf": round(f.rrf, 5), "matched_by": ",".join(sorted(f.ranks))},
+            )
+            for f in fused
+        ]

@@ -4,6 +4,10 @@ A chunk that stops mid-sentence embeds worse and quotes badly, so whole sentence
 CJK and Latin scripts alike; only a sentence longer than a whole chunk is cut, at clause punctuation
 first. ``count_tokens`` may be a real tokenizer, so each sentence is counted once and a chunk's size
 is the sum of its sentences', checked once when the chunk is done.
+
+:class:`Chunker` is a LangChain ``TextSplitter``, so ``split_documents`` and ``create_documents``
+work on ``Document`` objects; its output is part of every chunk id, so it must not change silently
+(bump ``CHUNKER_VERSION`` in ``ingest.py`` if it has to).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
+
+from langchain_text_splitters import TextSplitter
 
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7a3\U00020000-\U000323af"
 _CLOSERS = "\"'”’»)\\]}」』）】〕》〉"
@@ -101,9 +107,13 @@ class _Unit:
     ends_paragraph: bool
 
 
-class Chunker:
+class Chunker(TextSplitter):
     """Greedily packs whole sentences into chunks of at most ``max_tokens`` tokens, each chunk
-    starting with the last sentences of the one before (at most ``overlap_tokens``) for context."""
+    starting with the last sentences of the one before (at most ``overlap_tokens``) for context.
+
+    ``max_tokens``, ``overlap_tokens`` and ``count_tokens`` are also TextSplitter's ``chunk_size``,
+    ``chunk_overlap`` and ``length_function``.
+    """
 
     def __init__(
         self, count_tokens: Callable[[str], int], *, max_tokens: int = 256, overlap_tokens: int = 32
@@ -115,11 +125,12 @@ class Chunker:
                 f"overlap_tokens must be at least 0 and less than half of max_tokens ({max_tokens}), "
                 f"got {overlap_tokens}"
             )
+        super().__init__(chunk_size=max_tokens, chunk_overlap=overlap_tokens, length_function=count_tokens)
         self.count_tokens = count_tokens
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
 
-    def split(self, text: str) -> list[str]:
+    def split_text(self, text: str) -> list[str]:
         """Chunk texts, stripped, in document order; ``[]`` for text without content."""
         cache: dict[str, int] = {}
 

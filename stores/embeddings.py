@@ -32,6 +32,8 @@ class TextEmbedder(Protocol):
 
     def embed_query(self, text: str) -> list[float]: ...
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]: ...
+
     def count_tokens(self, text: str) -> int: ...
 
 
@@ -67,6 +69,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         return self._encode([text], self.query_prompt)[0].tolist()
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Several queries in one batch (a query and its translations; answer sentences to ground)."""
         return self._encode(texts, self.query_prompt).tolist()
 
     def count_tokens(self, text: str) -> int:

@@ -13,7 +13,9 @@ import re
 
 from langchain_core.embeddings import Embeddings
 
-_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\W_]+", re.UNICODE)
+from babelrag.stores.cjk import CJK
+
+_TOKEN = re.compile(rf"[{CJK}]|[^\W_]+", re.UNICODE)
 
 
 def fake_tokens(text: str) -> list[str]:
@@ -42,6 +44,9 @@ class KeywordEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._vector(text)
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        return [self._vector(t) for t in texts]
 
     def count_tokens(self, text: str) -> int:
         return len(fake_tokens(text))

@@ -17,7 +17,7 @@ from pathlib import Path
 from babelrag.stores.chunking import Chunker
 from babelrag.stores.errors import UnreadableFileError
 from babelrag.stores.knowledge_store import KnowledgeStore, Scalar
-from babelrag.stores.loaders import iter_source_files, load_file_with_warnings
+from babelrag.stores.loaders import FileLoader, iter_source_files
 from babelrag.stores.progress import NullProgress, Progress
 
 CHUNKER_VERSION = 1
@@ -109,22 +109,23 @@ class Ingestor:
         if existing and all(m.get("fingerprint") == fingerprint for m in existing.values()):
             report.unchanged.append(source)
             return None
+        loader = FileLoader(path)
         try:
-            documents, warnings = load_file_with_warnings(path)
+            documents = loader.load()
         except UnreadableFileError as exc:
             report.failed.append((source, exc.reason))
             return None
-        report.warnings.extend(f"{source}: {w}" for w in warnings)
+        report.warnings.extend(f"{source}: {w}" for w in loader.warnings)
         plan = _Plan(source, not existing, [], [], [], [], [])
         seen: set[str] = set()
         for doc_index, doc in enumerate(documents):
-            lang = doc.lang or self.detect_language(doc.text)
-            for chunk_index, text in enumerate(self.chunker.split(doc.text)):
+            lang = doc.metadata.get("lang") or self.detect_language(doc.page_content)
+            for chunk_index, text in enumerate(self.chunker.split_text(doc.page_content)):
                 chunk_id = _chunk_id(source, text, seen)
                 meta: dict[str, Scalar] = {
                     **_user_metadata(doc.metadata),
                     "source": source,
-                    "title": doc.title,
+                    "title": doc.metadata["title"],
                     "lang": lang,
                     "doc": doc_index,
                     "chunk": chunk_index,
@@ -201,7 +202,8 @@ _RESERVED = frozenset({"source", "title", "lang", "doc", "chunk", "fingerprint",
 
 
 def _user_metadata(metadata: Mapping[str, Scalar]) -> dict[str, Scalar]:
-    """The document's own metadata; its ``id`` is kept as ``doc_id`` (ours is the chunk id)."""
+    """The document's own metadata, less the loader's ``title`` and ``lang`` and the keys every chunk
+    sets; its ``id`` is kept as ``doc_id`` (ours is the chunk id)."""
     out = {k: v for k, v in metadata.items() if k not in _RESERVED}
     if "id" in metadata:
         out["doc_id"] = metadata["id"]

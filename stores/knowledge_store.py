@@ -8,7 +8,7 @@ give silently wrong answers.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,21 +53,9 @@ class SearchHit:
         }
 
     def to_document(self) -> Document:
+        """The hit as LangChain hands retrieved text on (for :class:`BaseRetriever` callers)."""
         return Document(
             id=self.id, page_content=self.text, metadata={**self.metadata, "id": self.id, "score": self.score}
-        )
-
-    @classmethod
-    def from_document(cls, doc: Document) -> SearchHit:
-        meta = dict(doc.metadata)
-        return cls(
-            id=str(doc.id or meta.get("id", "")),
-            source=str(meta.get("source", "")),
-            title=str(meta.get("title", "")),
-            lang=str(meta.get("lang", "und")),
-            score=float(meta.get("score", 0.0)),
-            text=doc.page_content,
-            metadata={k: v for k, v in meta.items() if k not in ("id", "score")},
         )
 
 
@@ -90,31 +78,37 @@ def collection_name(kb: str) -> str:
     return COLLECTION_PREFIX + kb
 
 
-def list_knowledge_bases(client: ClientAPI) -> dict[str, int]:
-    """Knowledge base names and their chunk counts."""
-    out = {}
-    for col in client.list_collections():
-        if col.name.startswith(COLLECTION_PREFIX):
-            out[col.name.removeprefix(COLLECTION_PREFIX)] = col.count()
-    return out
-
-
 class KnowledgeStore:
-    """Chunks of one knowledge base with their vectors and metadata."""
+    """Chunks of one knowledge base with their vectors and metadata.
 
-    def __init__(self, *, client: ClientAPI, name: str, embedder: TextEmbedder, create: bool = True) -> None:
+    Opened without an embedder (``embedder=None``) it serves administration only (counts,
+    sources, removing chunks): nothing that needs a query vector, and it cannot create a collection.
+    """
+
+    def __init__(
+        self, *, client: ClientAPI, name: str, embedder: TextEmbedder | None, create: bool = True
+    ) -> None:
+        if create and embedder is None:
+            raise ValueError("creating a knowledge base needs its embedder")
         self.client = client
         self.name = name
-        self.embedder = embedder
+        self._embedder = embedder
         self.collection = self._open(create)
         self._languages: tuple[int, Counter[str]] | None = None
+
+    @property
+    def embedder(self) -> TextEmbedder:
+        if self._embedder is None:
+            raise StoreError(f"knowledge base {self.name!r} was opened without its embedding model")
+        return self._embedder
 
     def _open(self, create: bool) -> Collection:
         cname = collection_name(self.name)
         existing = {c.name for c in self.client.list_collections()}
         if cname in existing:
             collection = self.client.get_collection(cname, embedding_function=None)
-            self._check_embedder(collection.metadata or {})
+            if self._embedder is not None:
+                self._check_embedder(collection.metadata or {})
             return collection
         if not create:
             raise StoreError(
@@ -184,17 +178,25 @@ class KnowledgeStore:
         got = self.collection.get(where={"source": source}, include=["metadatas"])
         return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
 
-    def _all_metadata(self) -> list[Mapping[str, Any]]:
-        metas: list[Mapping[str, Any]] = []
-        total, page = self.count(), 5000
-        for offset in range(0, total, page):
-            got = self.collection.get(include=["metadatas"], limit=page, offset=offset)
-            metas.extend(m or {} for m in got["metadatas"] or [])
-        return metas
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        """The collection's own metadata: embedder id and dimension, schema version."""
+        return self.collection.metadata or {}
+
+    def iter_chunks(
+        self, *, texts: bool = False, page: int = 5000
+    ) -> Iterator[tuple[str, str, dict[str, Scalar]]]:
+        """Every chunk as ``(id, text, metadata)``, read a page at a time (text is "" unless asked for)."""
+        include: list[Any] = ["documents", "metadatas"] if texts else ["metadatas"]
+        for offset in range(0, self.count(), page):
+            got = self.collection.get(include=include, limit=page, offset=offset)
+            documents = got.get("documents") or [""] * len(got["ids"])
+            for cid, text, meta in zip(got["ids"], documents, got["metadatas"] or [], strict=True):
+                yield cid, text or "", dict(meta or {})
 
     def sources(self) -> Counter[str]:
         """Chunk counts per source."""
-        return Counter(str(m.get("source", "")) for m in self._all_metadata())
+        return Counter(str(m.get("source", "")) for _, _, m in self.iter_chunks())
 
     def languages(self) -> Counter[str]:
         """Chunk counts per language: which languages the knowledge base holds.
@@ -203,7 +205,7 @@ class KnowledgeStore:
         """
         count = self.count()
         if self._languages is None or self._languages[0] != count:
-            self._languages = (count, Counter(str(m.get("lang", "und")) for m in self._all_metadata()))
+            self._languages = (count, Counter(str(m.get("lang", "und")) for _, _, m in self.iter_chunks()))
         return Counter(self._languages[1])
 
     def search(
@@ -264,8 +266,6 @@ class KnowledgeStore:
 
     def cosine_scores(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
         """Scores (as in :class:`SearchHit`) of given chunks against a query vector."""
-        import numpy as np
-
         if not ids:
             return {}
         matrix = np.asarray(self.vectors(ids), dtype=np.float32)
@@ -273,14 +273,6 @@ class KnowledgeStore:
         norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
         sims = matrix @ query / np.where(norms == 0, 1.0, norms)
         return {cid: float(min(1.0, max(0.0, s))) for cid, s in zip(ids, sims, strict=True)}
-
-    def as_vectorstore(self):
-        """The same collection as a LangChain ``Chroma`` vector store."""
-        from langchain_chroma import Chroma
-
-        return Chroma(
-            client=self.client, collection_name=self.collection.name, embedding_function=self.embedder
-        )
 
 
 def build_where(*, lang: str | None, where: Mapping[str, Scalar] | None) -> dict[str, Any] | None:

@@ -16,10 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from babelrag.stores.cjk import HANGUL as _HANGUL
+from babelrag.stores.cjk import UNSPACED
 from babelrag.stores.knowledge_store import KnowledgeStore, Scalar, SearchHit
 
-_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_HANGUL = r"\uac00-\ud7af"
+_CJK = UNSPACED  # runs of these give characters and bigrams
 
 
 @lru_cache(maxsize=1)
@@ -85,15 +86,7 @@ class BM25Index:
 
     @classmethod
     def from_store(cls, store: KnowledgeStore, **kwargs: float) -> BM25Index:
-        chunks: list[tuple[str, str, Mapping[str, Scalar]]] = []
-        total, page = store.count(), 5000
-        for offset in range(0, total, page):
-            got = store.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            for cid, text, meta in zip(
-                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
-            ):
-                chunks.append((cid, text or "", meta or {}))
-        return cls(chunks, **kwargs)
+        return cls(list(store.iter_chunks(texts=True)), **kwargs)
 
     def __len__(self) -> int:
         return len(self.docs)

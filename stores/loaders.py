@@ -1,27 +1,27 @@
 """Files to documents: the first step of ingestion, and the one that must never guess.
 
-Every supported format becomes :class:`SourceDocument` objects of clean paragraphs. A file that
-cannot be read raises :class:`UnreadableFileError` whose reason says why and what to do, so one
-bad file in a folder is reported instead of crashing the run or filling the store with garbage.
-The heavy parsers (pypdf, BeautifulSoup, markdown-it) are imported on first use: the CLI must
-start fast.
+:class:`FileLoader` is a LangChain ``BaseLoader``: every supported format becomes ``Document``
+objects of clean paragraphs whose metadata holds scalars only (as Chroma requires), with
+``title`` always and ``lang`` only where the file declared one. A file that cannot be read raises
+:class:`UnreadableFileError` whose reason says why and what to do, so one bad file in a folder is
+reported instead of crashing the run or filling the store with garbage. The heavy parsers (pypdf,
+BeautifulSoup, markdown-it) are imported on first use: the CLI must start fast.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from langchain_core.document_loaders import BaseLoader
+from langchain_core.documents import Document
 
 from babelrag.stores.errors import UnreadableFileError
 from babelrag.stores.jsonl_records import Scalar, flatten_metadata, parse_jsonl
 from babelrag.stores.langdetect import normalize_language_code
 from babelrag.stores.text_decoding import collapse_whitespace, decode_text, is_text, normalise_text
-
-logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
@@ -34,20 +34,25 @@ _HEADING_MARK = re.compile(r"^\s*#{1,6}\s+")
 _JUNK_PDF_TITLE = re.compile(r"(?i)^(untitled|microsoft (word|powerpoint) - |.*\.(docx?|pptx?|odt|tex)$)")
 
 
-@dataclass(frozen=True)
-class SourceDocument:
-    """One document ready for chunking; metadata holds scalars only, as Chroma requires."""
+# Keys the loader owns: a document's user metadata never overrides them.
+_OWN_KEYS = frozenset({"title", "lang"})
 
-    text: str
-    title: str
-    metadata: Mapping[str, Scalar] = field(hash=False)
-    lang: str | None = None
 
-    def __post_init__(self) -> None:
-        bad = {key: value for key, value in self.metadata.items() if not isinstance(value, Scalar)}
-        if bad or not all(isinstance(key, str) for key in self.metadata):
-            raise TypeError(f"metadata must map str to str, int, float or bool; got {bad or self.metadata}")
-        object.__setattr__(self, "metadata", dict(self.metadata))  # the caller's dict stays theirs
+def make_document(
+    text: str, *, title: str, metadata: Mapping[str, Scalar] | None = None, lang: str | None = None
+) -> Document:
+    """A document ready for chunking: user metadata (scalars only, as Chroma requires, and
+    copied, so the caller's dict stays theirs) plus ``title``, and ``lang`` when one was declared.
+
+    A user ``title`` or ``lang`` key is dropped rather than allowed to pass for the real ones.
+    """
+    metadata = metadata or {}
+    bad = {key: value for key, value in metadata.items() if not isinstance(value, Scalar)}
+    if bad or not all(isinstance(key, str) for key in metadata):
+        raise TypeError(f"metadata must map str to str, int, float or bool; got {bad or metadata}")
+    own: dict[str, Scalar] = {"title": title, **({"lang": lang} if lang else {})}
+    user = {key: value for key, value in metadata.items() if key not in _OWN_KEYS}
+    return Document(page_content=text, metadata={**own, **user})
 
 
 def _title(candidate: str | None) -> str | None:
@@ -81,12 +86,12 @@ def _require_text(path: Path, text: str) -> str:
     return text
 
 
-def _load_txt(path: Path, source: str) -> tuple[list[SourceDocument], list[str]]:
+def _load_txt(path: Path, source: str) -> tuple[list[Document], list[str]]:
     text = _require_text(path, normalise_text(source))
-    return [SourceDocument(text=text, title=_first_short_line(text) or path.stem, metadata={})], []
+    return [make_document(text, title=_first_short_line(text) or path.stem)], []
 
 
-def _load_markdown(path: Path, source: str) -> tuple[list[SourceDocument], list[str]]:
+def _load_markdown(path: Path, source: str) -> tuple[list[Document], list[str]]:
     from babelrag.stores.markdown_text import markdown_to_text
 
     parsed = markdown_to_text(source)
@@ -96,8 +101,8 @@ def _load_markdown(path: Path, source: str) -> tuple[list[SourceDocument], list[
     warnings = list(parsed.warnings)
     declared = fields.pop("lang", None) or fields.pop("language", None)
     fields.pop("language", None)
-    document = SourceDocument(
-        text=text,
+    document = make_document(
+        text,
         title=title or _first_short_line(text) or path.stem,
         metadata=flatten_metadata(fields),
         lang=_lang(declared, warnings, "front matter"),
@@ -105,7 +110,7 @@ def _load_markdown(path: Path, source: str) -> tuple[list[SourceDocument], list[
     return [document], warnings
 
 
-def _load_html(path: Path, source: str) -> tuple[list[SourceDocument], list[str]]:
+def _load_html(path: Path, source: str) -> tuple[list[Document], list[str]]:
     from babelrag.stores.html_text import html_to_text
 
     parsed = html_to_text(source)
@@ -113,14 +118,14 @@ def _load_html(path: Path, source: str) -> tuple[list[SourceDocument], list[str]
     title = _title(parsed.title) or path.stem
     warnings: list[str] = []
     lang = _lang(parsed.lang, warnings, "<html lang>")
-    return [SourceDocument(text=text, title=title, metadata={}, lang=lang)], warnings
+    return [make_document(text, title=title, lang=lang)], warnings
 
 
-def _load_jsonl(path: Path, source: str) -> tuple[list[SourceDocument], list[str]]:
+def _load_jsonl(path: Path, source: str) -> tuple[list[Document], list[str]]:
     records, warnings = parse_jsonl(source)
     documents = [
-        SourceDocument(
-            text=text,
+        make_document(
+            text,
             title=_title(record.title) or f"{path.stem} #{record.line}",
             metadata=record.metadata,
             lang=_lang(record.lang, warnings, f"line {record.line}"),
@@ -134,7 +139,7 @@ def _load_jsonl(path: Path, source: str) -> tuple[list[SourceDocument], list[str
     return documents, warnings
 
 
-def _load_pdf(path: Path, data: bytes) -> tuple[list[SourceDocument], list[str]]:
+def _load_pdf(path: Path, data: bytes) -> tuple[list[Document], list[str]]:
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError
 
@@ -163,8 +168,8 @@ def _load_pdf(path: Path, data: bytes) -> tuple[list[SourceDocument], list[str]]
     if title and _JUNK_PDF_TITLE.match(title):
         title = None
     warnings: list[str] = []
-    document = SourceDocument(
-        text=text,
+    document = make_document(
+        text,
         title=title or _first_short_line(text) or path.stem,
         metadata={"pages": len(pages)},
         lang=_lang(str(declared_lang), warnings, "PDF /Lang") if declared_lang else None,
@@ -172,7 +177,7 @@ def _load_pdf(path: Path, data: bytes) -> tuple[list[SourceDocument], list[str]]
     return [document], warnings
 
 
-_TextLoader = Callable[[Path, str], tuple[list[SourceDocument], list[str]]]
+_TextLoader = Callable[[Path, str], tuple[list[Document], list[str]]]
 _TEXT_LOADERS: dict[str, _TextLoader] = {
     ".txt": _load_txt,
     ".md": _load_markdown,
@@ -196,13 +201,27 @@ def _read_bytes(path: Path) -> bytes:
         raise UnreadableFileError(path, f"cannot be read ({exc.strerror or exc})") from exc
 
 
-def load_file_with_warnings(path: Path) -> tuple[list[SourceDocument], list[str]]:
-    """Documents of one file plus what was skipped in it (bad JSONL lines, unreadable front matter).
+class FileLoader(BaseLoader):
+    """The documents of one file; what was skipped in it (bad JSONL lines, unreadable front
+    matter, unknown languages) is collected in :attr:`warnings` while loading, for the caller to
+    report.
 
     A file with an unsupported suffix is read as plain text if it is UTF-8 text; otherwise it is
     refused as binary, so ``babelrag ingest notes.rst`` works and ``report.docx`` fails clearly.
     """
-    path = Path(path)
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.warnings: list[str] = []
+
+    def lazy_load(self) -> Iterator[Document]:
+        self.warnings = []
+        documents, warnings = _load(self.path)
+        self.warnings.extend(warnings)
+        yield from documents
+
+
+def _load(path: Path) -> tuple[list[Document], list[str]]:
     data = _read_bytes(path)
     if not data.strip():
         raise UnreadableFileError(path, "empty file")
@@ -221,14 +240,6 @@ def load_file_with_warnings(path: Path) -> tuple[list[SourceDocument], list[str]
     if not normalise_text(source):  # whitespace, stray byte-order marks, control characters
         raise UnreadableFileError(path, "empty file")
     return _TEXT_LOADERS.get(suffix, _load_txt)(path, source)
-
-
-def load_file(path: Path) -> list[SourceDocument]:
-    """Documents of one file; skipped parts are logged, use :func:`load_file_with_warnings` to report them."""
-    documents, warnings = load_file_with_warnings(path)
-    for warning in warnings:
-        logger.warning("%s: %s", path, warning)
-    return documents
 
 
 def iter_source_files(paths: Iterable[Path]) -> Iterator[Path]:

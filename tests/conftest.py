@@ -61,3 +61,44 @@ def e5_embeddings():
     quiet_hf_logging()
     model = _load_sentence_transformer(str(path), "cpu")
     return SentenceTransformerEmbeddings(model, model_id="babelrag/multilingual-e5-small", batch_size=16)
+
+
+@pytest.fixture(scope="session")
+def qwen_chat_model():
+    """The real packaged Qwen2.5-Coder-0.5B-Instruct as a ``LocalChatModel``, loaded once per session.
+
+    Tests that need other decoding take a ``model_copy(update={"decoding": ...})``: the weights
+    are shared, not loaded again.
+    """
+    from babelrag.agents.config import GenerationSettings, ModelSettings, Settings
+    from babelrag.agents.runtime import _load_causal_lm, quiet_hf_logging
+    from babelrag.chains.generator import LocalChatModel
+
+    name = "babelrag/qwen2.5-coder-0.5b-instruct"
+    path = _pack_path(name)
+    quiet_hf_logging()
+    # explicit sections, so no BABELRAG_ variable changes what loads: this runs before any
+    # test has isolated the environment
+    settings = Settings(models=ModelSettings(device="cpu"), generation=GenerationSettings())
+    model, tokenizer = _load_causal_lm(str(path), settings)
+    return LocalChatModel(model=model, tokenizer=tokenizer, model_id=name)
+
+
+@pytest.fixture(scope="session")
+def sample_runtime(tmp_path_factory, e5_embeddings, qwen_chat_model):
+    """A runtime over the ingested sample KB, sharing the session's loaded models (never reloaded)."""
+    from babelrag.agents.config import load_settings
+    from babelrag.agents.runtime import Runtime
+
+    home = tmp_path_factory.mktemp("sample-home")
+    settings = load_settings(
+        home=home, cache_dir=model_cache_dir(), kb="sample", translation={"cache": False}
+    )
+    rt = Runtime(settings)
+    rt.__dict__["embedder"] = e5_embeddings
+    rt.__dict__["llm"] = qwen_chat_model.model_copy(
+        update={"decoding": rt.decoding(), "context_tokens": settings.generation.context_tokens}
+    )
+    report = rt.ingestor().ingest([SAMPLE_KB])
+    assert not report.failed
+    return rt

@@ -104,7 +104,7 @@ def remove(
     from babelrag.stores.ingest import remove_sources
 
     with runtime_for(ctx, kb=kb) as rt:
-        report = remove_sources(rt.store(), paths)
+        report = remove_sources(rt.catalog().open(rt.settings.kb), paths)
     for source, n in report.removed.items():
         out.print(f"removed {display_path(source)} ({n} chunks)", highlight=False)
     for path in report.not_found:
@@ -149,19 +149,14 @@ def search(
 
     filters = parse_where(where)
     language = parse_language(lang)
-    translations: dict[str, str] = {}
     with runtime_for(ctx, kb=kb, search={"k": k}) as rt:
-        if translate or lexical:
-            retriever = rt.cross_lingual_retriever(
-                k=rt.settings.search.k, translate=translate, lexical=lexical, lang=language, where=filters
-            )
-            result = retriever.retrieve(query)
-            hits, translations = result.hits, result.translations
-        else:
-            hits = rt.store().search(query, k=rt.settings.search.k, lang=language, where=filters)
+        retriever = rt.cross_lingual_retriever(
+            k=rt.settings.search.k, translate=translate, lexical=lexical, lang=language, where=filters
+        )
+        result = retriever.retrieve(query)
     if json_output:
-        typer.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps([h.to_dict() for h in result.hits], ensure_ascii=False, indent=2))
         return
-    for target, text in translations.items():
+    for target, text in result.translations.items():
         err.print(f"[dim]translated ({target}):[/] {escape(text)}", highlight=False, soft_wrap=True)
-    print_hits(query, hits)
+    print_hits(query, result.hits)

@@ -85,14 +85,15 @@ def ask(
         retriever = rt.cross_lingual_retriever(
             translate=translate, lexical=lexical, lang=passage_lang, where=filters
         )
-        pipeline = rt.answer_pipeline(retriever)
+        chain = rt.answer_chain(retriever)
         _ = rt.llm  # load before streaming so progress bars do not interleave with the answer
+        request = {"question": question, "lang": answer_lang}
         if not stream or json_output:
-            result = pipeline.ask(question, lang=answer_lang)
+            result = chain.invoke(request)
         else:
             result = None
             raw: list[str] = []
-            for item in pipeline.stream(question, lang=answer_lang):
+            for item in chain.stream(request):
                 if isinstance(item, AnswerResult):
                     result = item
                 else:

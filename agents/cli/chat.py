@@ -37,9 +37,9 @@ def chat(
             return
         session = store.load(session_id) if session_id else store.new(rt.settings.kb)
         if session.kb != rt.settings.kb and kb is None:
-            rt.settings.kb = session.kb
+            rt = rt.with_kb(session.kb)  # a resumed session goes on with its own knowledge base
         dialogue = rt.dialogue()
-        _ = dialogue.llm  # load the models before the first prompt
+        _ = rt.llm  # load the models before the first prompt
     verb = "resumed" if session_id else "new"
     out.print(f"[bold]babelrag chat[/] — {verb} session [cyan]{session.id}[/] on kb [bold]{session.kb}[/]")
     out.print(f"[dim]{_HELP}\nresume later with: babelrag chat --session {session.id}[/]")

@@ -90,8 +90,8 @@ def retrieval_cmd(
 
     dataset = load_beir(dataset_dir)
     names = tuple(m.strip() for m in modes.split(",") if m.strip())
-    with runtime_for(ctx, models={"embedder": embedder}) as rt:
-        prepare_corpus_kb(rt, dataset)
+    with runtime_for(ctx, models={"embedder": embedder}) as base:
+        rt = prepare_corpus_kb(base, dataset)
         report = run_retrieval_eval(
             dataset,
             modes=retrieval_modes(rt, dataset, k=k, modes=names),
@@ -133,10 +133,13 @@ def answers_cmd(
     questions = load_questions(questions_file)[:max_questions]
     with runtime_for(ctx, kb=kb) as rt:
         if corpus is not None:
-            prepare_corpus_kb(rt, load_beir(corpus))
-        pipeline = rt.answer_pipeline()
+            rt = prepare_corpus_kb(rt, load_beir(corpus))
+        chain = rt.answer_chain()
         report = evaluate_answers(
-            questions, lambda q, lang: pipeline.ask(q, lang=lang), detect_language, progress=rt.progress
+            questions,
+            lambda q, lang: chain.invoke({"question": q, "lang": lang}),
+            detect_language,
+            progress=rt.progress,
         )
     if out_file:
         out_file.parent.mkdir(parents=True, exist_ok=True)

@@ -17,17 +17,16 @@ config_app = typer.Typer(help="Show the effective configuration.", no_args_is_he
 def list_kbs(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Knowledge bases in the data directory, with chunk counts."""
     from babelrag.agents.console import out
-    from babelrag.stores.knowledge_store import list_knowledge_bases, open_chroma_client
 
-    settings = settings_from(ctx)
-    kbs = (
-        list_knowledge_bases(open_chroma_client(settings.chroma_dir)) if settings.chroma_dir.exists() else {}
-    )
+    with runtime_for(ctx) as rt:
+        kbs = rt.catalog().list()
     if json_output:
         typer.echo(json.dumps(kbs))
         return
     if not kbs:
-        out.print(f"No knowledge bases in {settings.home} yet. Add one with: babelrag ingest PATH --kb NAME")
+        out.print(
+            f"No knowledge bases in {rt.settings.home} yet. Add one with: babelrag ingest PATH --kb NAME"
+        )
     for name, count in sorted(kbs.items()):
         out.print(f"{name}\t{count} chunks", highlight=False)
 
@@ -38,26 +37,18 @@ def info(ctx: typer.Context, kb: KbOption = None, json_output: JsonOption = Fals
     from babelrag.agents.console import display_path, out
 
     with runtime_for(ctx, kb=kb) as rt:
-        store = rt.store()
-        sources, langs = store.sources(), store.languages()
-        meta = store.collection.metadata or {}
-    data = {
-        "kb": rt.settings.kb,
-        "chunks": store.count(),
-        "embedder": meta.get("embedder_id"),
-        "languages": dict(langs.most_common()),
-        "sources": dict(sorted(sources.items())),
-    }
+        kb_info = rt.catalog().info(rt.settings.kb)
     if json_output:
-        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(kb_info.to_dict(), ensure_ascii=False, indent=2))
         return
     out.print(
-        f"[bold]{data['kb']}[/]: {data['chunks']} chunks from {len(sources)} sources, "
-        f"embedder {data['embedder']}",
+        f"[bold]{kb_info.name}[/]: {kb_info.chunks} chunks from {len(kb_info.sources)} sources, "
+        f"embedder {kb_info.embedder_id}",
         highlight=False,
     )
-    out.print("languages: " + ", ".join(f"{k} ({v})" for k, v in langs.most_common()), highlight=False)
-    for source, n in sorted(sources.items()):
+    languages = kb_info.languages.most_common()
+    out.print("languages: " + ", ".join(f"{k} ({v})" for k, v in languages), highlight=False)
+    for source, n in sorted(kb_info.sources.items()):
         out.print(f"  {display_path(source)}  [dim]{n} chunks[/]", highlight=False)
 
 
@@ -69,17 +60,13 @@ def drop(
 ) -> None:
     """Delete a knowledge base (its chunks and vectors; your files are not touched)."""
     from babelrag.agents.console import out
-    from babelrag.stores.errors import StoreError
-    from babelrag.stores.knowledge_store import collection_name, list_knowledge_bases, open_chroma_client
 
-    settings = settings_from(ctx, kb=name)
-    client = open_chroma_client(settings.chroma_dir)
-    kbs = list_knowledge_bases(client)
-    if name not in kbs:
-        raise StoreError(f"there is no knowledge base named {name!r}", hint="see `babelrag kb list`")
-    if not yes:
-        typer.confirm(f"Delete knowledge base {name!r} ({kbs[name]} chunks)?", abort=True)
-    client.delete_collection(collection_name(name))
+    with runtime_for(ctx, kb=name) as rt:
+        catalog = rt.catalog()
+        chunks = catalog.open(name).count()
+        if not yes:
+            typer.confirm(f"Delete knowledge base {name!r} ({chunks} chunks)?", abort=True)
+        catalog.drop(name)
     out.print(f"dropped {name}")
 
 

@@ -30,7 +30,7 @@ def eval_kb_name(dataset: BeirDataset, embedder: str) -> str:
 def prepare_corpus_kb(rt: Runtime, dataset: BeirDataset) -> Runtime:
     """A runtime on the corpus's knowledge base, ingesting the corpus if it is not there yet."""
     kb = eval_kb_name(dataset, rt.settings.models.embedder)
-    rt.settings.kb = kb
+    rt = rt.with_kb(kb)
     jsonl = rt.settings.cache_dir / "eval" / f"{kb}.jsonl"
     if not jsonl.exists():
         corpus_to_jsonl(dataset, jsonl)
@@ -54,18 +54,23 @@ def retrieval_modes(
     built: dict[str, Mode] = {}
 
     def through(translate: bool, lexical: bool, weight: float | None = None) -> Mode:
-        retriever = rt.cross_lingual_retriever(k=fetch, translate=translate, lexical=lexical)
-        retriever.fetch_k = max(retriever.fetch_k, fetch)
-        if weight is not None:
-            retriever.translation_weight = weight
-        retriever.target_languages = (target,)
-        retriever.max_targets = 1
+        retriever = rt.cross_lingual_retriever(
+            k=fetch,
+            translate=translate,
+            lexical=lexical,
+            fetch_k=max(rt.settings.retrieval.fetch_k, fetch),
+            translation_weight=weight,
+            target_languages=(target,),
+            max_targets=1,
+        )
         return lambda text, lang: hits_to_doc_ids(retriever.retrieve(text, query_lang=lang).hits)[:k]
+
+    plain = rt.cross_lingual_retriever(k=fetch, translate=False, lexical=False)
 
     def translated(text: str, lang: str | None) -> list[str]:
         source = lang or "und"
         query = text if source == target else (rt.translator.translate(text, source, target) or text)
-        return hits_to_doc_ids(rt.store().search(query, k=fetch))[:k]
+        return hits_to_doc_ids(plain.retrieve(query).hits)[:k]
 
     for name in modes:
         if name == "dense":

@@ -1,4 +1,4 @@
-"""The one error a script raises, and the located problems it collects."""
+"""The one error a script raises, the located problems it collects, and a field that fails at run time."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ class ScriptError(BabelragError):
             return cls(f"{name} {found[0]}", hint=FORMAT_HINT, issues=found)
         lines = "\n".join(f"  {issue}" for issue in found)
         return cls(f"{name}: {len(found)} errors\n{lines}", hint=FORMAT_HINT, issues=found)
+
+
+class InputError(ValueError):
+    """A step field whose value is unusable when the step runs (a resolved reference of the wrong
+    kind, a file that cannot be read); names the field so the runner can point at its line."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 def format_field(path: tuple[Any, ...]) -> str:

@@ -1,7 +1,8 @@
-"""The step types of a script, the fields each takes, and one converter per kind of value.
+"""How a step field is declared, and one converter per kind of value.
 
 Validation runs the converters on values written literally; the runner runs them again on values
-that came from ``${...}`` references, so a bad value reads the same wherever it came from.
+that came from ``${...}`` references, so a bad value reads the same wherever it came from. Which
+step takes which fields is declared in :mod:`~babelrag.agents.scripting.step_types`.
 """
 
 from __future__ import annotations
@@ -12,45 +13,15 @@ from typing import Any
 
 from babelrag.stores.langdetect import normalize_language_code
 
-STEP_TYPES = ("ingest", "search", "ask", "translate", "write", "chat")
-STEP_KEYS = ("id", "settings", "foreach")  # allowed beside the step type in every step
-
 
 @dataclass(frozen=True)
 class FieldSpec:
+    """One field of a step: its kind of value (a key of the converters below) and its checks."""
+
     kind: str
     required: bool = False
-
-
-STEP_FIELDS: dict[str, dict[str, FieldSpec]] = {
-    "ingest": {"paths": FieldSpec("paths", required=True)},
-    "search": {
-        "query": FieldSpec("text", required=True),
-        "k": FieldSpec("count"),
-        "lang": FieldSpec("lang"),
-        "where": FieldSpec("filters"),
-    },
-    "ask": {"question": FieldSpec("text", required=True), "lang": FieldSpec("lang")},
-    "translate": {
-        "text": FieldSpec("text", required=True),
-        "to": FieldSpec("lang", required=True),
-        "from": FieldSpec("lang"),
-    },
-    "write": {
-        "draft": FieldSpec("text"),
-        "draft_file": FieldSpec("path"),
-        "lang": FieldSpec("lang"),
-        "factor": FieldSpec("factor"),
-        "sections": FieldSpec("sections"),
-        "output": FieldSpec("path"),
-    },
-    "chat": {"turns": FieldSpec("texts", required=True), "session": FieldSpec("text")},
-}
-
-# What a step's result looks like, where the runner (not the backend) decides it: references
-# into these are checked before the run. Other steps return the backend's dict as it is.
-RESULT_FIELDS: dict[str, tuple[str, ...]] = {"translate": ("text", "from", "to")}
-LIST_RESULTS = ("search",)
+    must_exist: bool = False  # a path (or paths) that must exist when the script is validated
+    bounded_like: tuple[str, str] | None = None  # a setting whose bounds the value must also meet
 
 
 def convert(kind: str, value: Any) -> Any:

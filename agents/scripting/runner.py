@@ -1,55 +1,26 @@
 """Running a validated script against a backend: resolve references, call, record, report.
 
-The runner knows nothing about models or stores: it drives a :class:`ScriptBackend`, which the
-composition root implements, so scripts are tested with a fake and run for real by the CLI.
+The runner knows nothing about models or stores, nor about any step type: it runs each step as
+its :class:`~babelrag.agents.scripting.step_types.StepType` says, against a :class:`ScriptBackend`
+that the composition root implements, so scripts are tested with a fake and run for real by the CLI.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
-from babelrag.agents.scripting.errors import ScriptError
-from babelrag.agents.scripting.fields import STEP_FIELDS, convert
+from babelrag.agents.scripting.errors import InputError, ScriptError
+from babelrag.agents.scripting.fields import convert
 from babelrag.agents.scripting.model import Script, Step
+from babelrag.agents.scripting.report import render_markdown
+from babelrag.agents.scripting.step_types import STEP_TYPES, ScriptBackend, StepCall
 from babelrag.agents.scripting.templates import ResolveError, TemplateSyntaxError, resolve
 from babelrag.stores.errors import BabelragError
 from babelrag.stores.progress import NullProgress, Progress
-
-
-class ScriptBackend(Protocol):
-    """What a script can do. ``settings`` is the merged override dict for the step (run-level
-    ``kb`` and ``settings`` deep-merged with the step's own), in the shape of the TOML config."""
-
-    def ingest(self, paths: list[Path], settings: dict[str, Any]) -> dict[str, Any]: ...
-
-    def search(
-        self,
-        query: str,
-        k: int | None,
-        lang: str | None,
-        where: dict[str, Any] | None,
-        settings: dict[str, Any],
-    ) -> list[dict[str, Any]]: ...
-
-    def ask(self, question: str, lang: str | None, settings: dict[str, Any]) -> dict[str, Any]: ...
-
-    def translate(self, text: str, source: str | None, target: str, settings: dict[str, Any]) -> str: ...
-
-    def write(
-        self,
-        draft: str,
-        lang: str | None,
-        factor: float | None,
-        sections: list[int] | None,
-        settings: dict[str, Any],
-    ) -> dict[str, Any]: ...
-
-    def chat(self, session: str | None, turns: list[str], settings: dict[str, Any]) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -68,13 +39,15 @@ class RunReport:
     def ok(self) -> bool:
         return not self.failures and self.stopped is None
 
-
-class _InputError(ValueError):
-    """A field whose resolved value is unusable; names the field so the message can point at it."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(message)
-        self.name = name
+    def write_file(self, path: Path, text: str) -> None:
+        """Write one of the run's files (folders as needed) and record it in ``written``."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ScriptError(f"cannot write {path}: {exc}") from None
+        if path not in self.written:
+            self.written.append(path)
 
 
 def run_script(script: Script, backend: ScriptBackend, *, progress: Progress | None = None) -> RunReport:
@@ -82,8 +55,6 @@ def run_script(script: Script, backend: ScriptBackend, *, progress: Progress | N
     flushed as it finishes so a crash keeps what was done; the Markdown report is written at the
     end, also when a failing step stops the run (raised as :class:`ScriptError` with the report).
     """
-    from babelrag.agents.scripting.report import render_markdown
-
     progress = progress or NullProgress()
     report = RunReport(script)
     started = time.perf_counter()
@@ -97,7 +68,7 @@ def run_script(script: Script, backend: ScriptBackend, *, progress: Progress | N
         report.seconds = time.perf_counter() - started
         if script.markdown is not None:
             try:
-                _write_text(script.markdown, render_markdown(report), report)
+                report.write_file(script.markdown, render_markdown(report))
             except ScriptError:
                 if report.stopped is None:
                     raise  # else the step's error is the one to see
@@ -127,7 +98,8 @@ def _run_step(
             try:
                 inputs = _inputs(step, scope)
                 record["input"] = inputs
-                output = _STEPS[step.type](backend, inputs, script.settings_for(step), script.folder, report)
+                call = StepCall(backend, inputs, script.settings_for(step), script.folder, report)
+                output = STEP_TYPES[step.type].run(call)
             except Exception as exc:  # a script records any failure and goes on or stops cleanly
                 record.setdefault("input", None)
                 error, cause = _describe(script, step, number, exc), exc
@@ -157,78 +129,23 @@ _STOP_HINT = "records of the steps before it were kept; set on_error: continue t
 
 def _inputs(step: Step, scope: dict[str, Any]) -> dict[str, Any]:
     """The step's fields with references resolved, checked as validation checks literal values."""
-    specs = STEP_FIELDS[step.type]
+    specs = STEP_TYPES[step.type].fields
     out: dict[str, Any] = {}
     for name, value in step.params.items():
         try:
             out[name] = convert(specs[name].kind, resolve(value, scope))
         except (ResolveError, TemplateSyntaxError, ValueError) as exc:
-            raise _InputError(name, str(exc)) from None
+            raise InputError(name, str(exc)) from None
     return out
 
 
 def _describe(script: Script, step: Step, number: int, exc: BaseException) -> str:
     item = f" item {number} ({step.foreach.labels[number]})" if step.foreach else ""
-    if isinstance(exc, _InputError):
+    if isinstance(exc, InputError):
         line = step.field_lines.get(exc.name, step.line)
         return f"{script.where(line)}, steps[{step.index}].{step.type}.{exc.name}{item}: {exc}"
     reason = exc.message if isinstance(exc, BabelragError) else f"{type(exc).__name__}: {exc}"
     return f"{script.where(step.line)}, {step.label}{item}: {step.type} failed: {reason}"
-
-
-# -- one function per step type -------------------------------------------------------------------
-def _ingest(backend: ScriptBackend, inp: dict, settings: dict, folder: Path, report: RunReport) -> Any:
-    return backend.ingest([_path(folder, p) for p in inp["paths"]], settings)
-
-
-def _search(backend: ScriptBackend, inp: dict, settings: dict, folder: Path, report: RunReport) -> Any:
-    hits = backend.search(inp["query"], inp.get("k"), inp.get("lang"), inp.get("where"), settings)
-    return list(hits)
-
-
-def _ask(backend: ScriptBackend, inp: dict, settings: dict, folder: Path, report: RunReport) -> Any:
-    return backend.ask(inp["question"], inp.get("lang"), settings)
-
-
-def _translate(backend: ScriptBackend, inp: dict, settings: dict, folder: Path, report: RunReport) -> Any:
-    text = backend.translate(inp["text"], inp.get("from"), inp["to"], settings)
-    return {"text": text, "from": inp.get("from"), "to": inp["to"]}
-
-
-def _write(backend: ScriptBackend, inp: dict, settings: dict, folder: Path, report: RunReport) -> Any:
-    draft = inp.get("draft")
-    if draft is None:
-        file = _path(folder, inp["draft_file"])
-        try:
-            draft = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise _InputError("draft_file", f"cannot read {file}: {exc}") from None
-    result = dict(backend.write(draft, inp.get("lang"), inp.get("factor"), inp.get("sections"), settings))
-    if inp.get("output"):
-        target = _path(folder, inp["output"])
-        _write_text(target, str(result.get("text", "")), report)
-        result["output"] = str(target)
-    return result
-
-
-def _chat(backend: ScriptBackend, inp: dict, settings: dict, folder: Path, report: RunReport) -> Any:
-    session = inp.get("session")
-    return backend.chat(None if session in (None, "new") else session, inp["turns"], settings)
-
-
-_STEPS: dict[str, Callable[[ScriptBackend, dict, dict, Path, RunReport], Any]] = {
-    "ingest": _ingest,
-    "search": _search,
-    "ask": _ask,
-    "translate": _translate,
-    "write": _write,
-    "chat": _chat,
-}
-
-
-def _path(folder: Path, value: str) -> Path:
-    """Relative paths start at the script's folder, wherever the run was started."""
-    return (folder / Path(value).expanduser()).resolve()
 
 
 def _open(path: Path | None, report: RunReport) -> IO[str] | None:
@@ -241,13 +158,3 @@ def _open(path: Path | None, report: RunReport) -> IO[str] | None:
         raise ScriptError(f"cannot write {path}: {exc}") from None
     report.written.append(path)
     return sink
-
-
-def _write_text(path: Path, text: str, report: RunReport) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ScriptError(f"cannot write {path}: {exc}") from None
-    if path not in report.written:
-        report.written.append(path)

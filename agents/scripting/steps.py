@@ -1,20 +1,17 @@
-"""Validation of one step: its type, id, fields, per-step settings, batch input and references."""
+"""Validation of one step: its type, id, fields, per-step settings, batch input and references.
+
+What each step type takes and returns is read from its declaration in ``step_types.py``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from babelrag.agents.scripting.fields import (
-    LIST_RESULTS,
-    RESULT_FIELDS,
-    STEP_FIELDS,
-    STEP_KEYS,
-    STEP_TYPES,
-    convert,
-)
+from babelrag.agents.scripting.fields import convert
 from babelrag.agents.scripting.located import FieldPath, line_of, settings_problems, suggest
 from babelrag.agents.scripting.model import ForEach, Step, deep_merge
+from babelrag.agents.scripting.step_types import STEP_TYPES
 from babelrag.agents.scripting.templates import (
     IDENT,
     Ref,
@@ -28,8 +25,8 @@ from babelrag.agents.scripting.templates import (
 if TYPE_CHECKING:
     from babelrag.agents.scripting.schema import Checker
 
+STEP_KEYS = ("id", "settings", "foreach")  # allowed beside the step type in every step
 RESERVED_IDS = ("vars", "item")
-_EXPECTED = ", ".join(STEP_TYPES)
 
 
 def check_step(
@@ -86,11 +83,12 @@ def _step_type(c: Checker, raw: dict[str, Any], path: FieldPath) -> str | None:
         c.add(path, f"a step does one thing, found {' and '.join(types)}: split it into {len(types)} steps")
         return None
     if not types:
+        expected = ", ".join(STEP_TYPES)
         for key in others:
-            message = f"unknown step type {key!r} (expected one of {_EXPECTED})"
+            message = f"unknown step type {key!r} (expected one of {expected})"
             c.add(path, message + suggest(key, STEP_TYPES), at=(*path, key))
         if not others:
-            c.add(path, f"no step type (expected one of {_EXPECTED})")
+            c.add(path, f"no step type (expected one of {expected})")
         return None
     for key in others:
         allowed = (*STEP_KEYS, types[0])
@@ -139,30 +137,34 @@ def _written(values: Mapping[str, Any], loc: tuple[Any, ...]) -> bool:
 
 
 def _check_fields(c: Checker, kind: str, params: dict[str, Any], path: FieldPath) -> None:
-    specs = STEP_FIELDS[kind]
+    step_type = STEP_TYPES[kind]
+    specs = step_type.fields
     c.unknown_keys(params, path, tuple(specs))
     for name, spec in specs.items():
         if spec.required and name not in params:
             c.add((*path, name), "required field missing", at=path)
-    if kind == "write":
-        given = [key for key in ("draft", "draft_file") if key in params]
+    if step_type.either:
+        given = [key for key in step_type.either if key in params]
+        choice = " or ".join(step_type.either)
         if not given:
-            c.add((*path, "draft"), "required field missing: give draft or draft_file", at=path)
+            c.add((*path, step_type.either[0]), f"required field missing: give {choice}", at=path)
         elif len(given) == 2:
-            c.add(path, "give draft or draft_file, not both")
+            c.add(path, f"give {choice}, not both")
     for name, value in params.items():
         if name not in specs or has_refs(value):
             continue  # referenced values are checked when the step runs
+        spec = specs[name]
         try:
-            converted = convert(specs[name].kind, value)
+            converted = convert(spec.kind, value)
         except ValueError as exc:
             c.add((*path, name), str(exc))
             continue
-        if kind == "write" and name == "factor":  # bounded where the writer's default is configured
-            for loc, message in settings_problems({"write": {"factor": converted}}):
-                if loc == ("write", "factor"):
+        if spec.bounded_like:  # e.g. write.factor, bounded where the writer's default is configured
+            section, key = spec.bounded_like
+            for loc, message in settings_problems({section: {key: converted}}):
+                if loc == spec.bounded_like:
                     c.add((*path, name), message)
-        if name in ("paths", "draft_file"):
+        if spec.must_exist:
             for number, item in enumerate(converted if isinstance(converted, list) else [converted]):
                 if not (c.folder / item).exists():
                     at = (*path, name, number) if isinstance(value, list) else (*path, name)
@@ -204,9 +206,13 @@ def _ref_problem(
                 f"index it, e.g. ${{{ref.root}.0.{'.'.join(map(str, rest))}}}"
             )
         rest = rest[1:]
-    if rest and step.type in LIST_RESULTS and not isinstance(rest[0], int):
-        return f"{ref}: a {step.type} step's result is a list of hits: index it, e.g. ${{{ref.root}.0.text}}"
-    fields = RESULT_FIELDS.get(step.type)
+    step_type = STEP_TYPES[step.type]
+    if rest and step_type.list_of and not isinstance(rest[0], int):
+        return (
+            f"{ref}: a {step.type} step's result is a list of {step_type.list_of}: "
+            f"index it, e.g. ${{{ref.root}.0.text}}"
+        )
+    fields = step_type.result_fields
     if rest and fields and rest[0] not in fields:
         return f"{ref}: a {step.type} step's result has the fields {', '.join(fields)}"
     return None

@@ -8,18 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig
 from pydantic import Field
 
 from babelrag.chains.answer import (
     ANSWER_VARIABLES,
     REWRITE_VARIABLES,
-    AnswerPipeline,
+    AnswerChain,
     AnswerResult,
     pack_passages,
 )
 from babelrag.chains.generator import Decoding
+from babelrag.chains.grounding import Grounder
 from babelrag.chains.prompting import load_messages, load_prompt
 from babelrag.chains.retrieval import CrossLingualRetriever
 from babelrag.stores.fakes import KeywordEmbeddings
@@ -38,7 +41,7 @@ def count_tokens(text: str) -> int:
 
 
 class FakeGenerator(FakeListChatModel):
-    """What AnswerPipeline needs of LocalChatModel: scripted replies, token counts, decoding."""
+    """What AnswerChain needs of LocalChatModel: scripted replies, token counts, decoding."""
 
     decoding: Decoding = Decoding(max_new_tokens=500)
     seen: list[list[BaseMessage]] = Field(default_factory=list)
@@ -61,6 +64,22 @@ class FakeGenerator(FakeListChatModel):
     def _stream(self, messages, stop=None, run_manager=None, **kwargs):
         self._record(messages, kwargs)
         yield from super()._stream(messages, stop, run_manager, **kwargs)
+
+
+class StepRecorder(BaseCallbackHandler):
+    """Names of the chain runs LangChain reports, in start order, and chat-model runs."""
+
+    def __init__(self) -> None:
+        self.chains: list[str | None] = []
+        self.parents: list[Any] = []
+        self.chat_models = 0
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+        self.chains.append(kwargs.get("name"))
+        self.parents.append(kwargs.get("parent_run_id"))
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        self.chat_models += 1
 
 
 class FakeTranslator:
@@ -102,14 +121,18 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeStore:
     return ing.store
 
 
-def make_pipeline(store: KnowledgeStore, llm: FakeGenerator, **kwargs: Any) -> AnswerPipeline:
+def make_pipeline(store: KnowledgeStore, llm: FakeGenerator, **kwargs: Any) -> AnswerChain:
     retriever = CrossLingualRetriever(
         store=store, detect_language=detect_language, translator=FakeTranslator(TRANSLATIONS), k=3
     )
-    settings: dict[str, Any] = {"context_tokens": 1000, "max_new_tokens": 100, "min_support": 0.5, **kwargs}
-    return AnswerPipeline(
+    settings: dict[str, Any] = {"context_tokens": 1000, "max_new_tokens": 100, **kwargs}
+    grounder = Grounder(
+        embed_sentences=store.embedder.embed_queries, passage_vectors=store.vectors, min_similarity=0.5
+    )
+    return AnswerChain(
         retriever=retriever,
         llm=llm,
+        grounder=grounder,
         answer_prompt=load_prompt("answer", variables=ANSWER_VARIABLES),
         rewrite_prompt=load_prompt("rewrite_in_language", variables=REWRITE_VARIABLES),
         messages=load_messages(),
@@ -175,11 +198,11 @@ class TestPackPassages:
         assert pack_passages([], count_tokens=count_tokens, budget=100) == ("", [])
 
 
-class TestAnswerPipeline:
+class TestAnswerChain:
     def test_answer_is_grounded_and_sources_are_the_passages_given(self, store) -> None:
         llm = FakeGenerator(responses=[REPLY_EN])
         pipeline = make_pipeline(store, llm)
-        result = pipeline.ask(QUESTION_EN)
+        result = pipeline.invoke({"question": QUESTION_EN})
 
         assert not result.no_answer and result.lang == "en"
         assert len(llm.seen) == 1
@@ -200,24 +223,26 @@ class TestAnswerPipeline:
     def test_explicit_decoding_is_passed_on(self, store) -> None:
         llm = FakeGenerator(responses=[REPLY_EN])
         decoding = Decoding(strategy="beam", num_beams=3, max_new_tokens=42)
-        make_pipeline(store, llm).ask(QUESTION_EN, decoding=decoding)
+        make_pipeline(store, llm).invoke({"question": QUESTION_EN, "decoding": decoding})
         assert llm.decodings == [decoding]
 
     def test_prompt_fits_the_context_budget(self, store) -> None:
         llm = FakeGenerator(responses=[REPLY_EN])
-        roomy = make_pipeline(store, llm).ask(QUESTION_EN)
-        tight = make_pipeline(store, llm, context_tokens=170, max_new_tokens=100).ask(QUESTION_EN)
+        roomy = make_pipeline(store, llm).invoke({"question": QUESTION_EN})
+        tight = make_pipeline(store, llm, context_tokens=170, max_new_tokens=100).invoke(
+            {"question": QUESTION_EN}
+        )
         assert 0 < len(tight.passages) < len(roomy.passages)
         assert llm.prompt_tokens(llm.seen[-1]) + 100 <= 170
 
     def test_invented_number_gives_the_no_answer_message_in_the_question_language(self, store) -> None:
-        supported = make_pipeline(store, FakeGenerator(responses=["绿茶最好用80度的水冲泡。"])).ask(
-            QUESTION_ZH
+        supported = make_pipeline(store, FakeGenerator(responses=["绿茶最好用80度的水冲泡。"])).invoke(
+            {"question": QUESTION_ZH}
         )
         assert not supported.no_answer and supported.answer.startswith("绿茶最好用80度的水冲泡[")
 
-        invented = make_pipeline(store, FakeGenerator(responses=["绿茶最好用95度的水冲泡。"])).ask(
-            QUESTION_ZH
+        invented = make_pipeline(store, FakeGenerator(responses=["绿茶最好用95度的水冲泡。"])).invoke(
+            {"question": QUESTION_ZH}
         )
         assert invented.no_answer and invented.lang == "zh"
         assert invented.answer == load_messages()["no_answer"]["zh"] == "知识库中没有这个问题的答案。"
@@ -225,7 +250,9 @@ class TestAnswerPipeline:
         assert any("95" in note for note in invented.notes), "the dropped sentence is reported"
 
     def test_model_saying_no_answer(self, store) -> None:
-        result = make_pipeline(store, FakeGenerator(responses=["NO_ANSWER"])).ask(QUESTION_EN)
+        result = make_pipeline(store, FakeGenerator(responses=["NO_ANSWER"])).invoke(
+            {"question": QUESTION_EN}
+        )
         assert result.no_answer and result.answer == load_messages()["no_answer"]["en"]
 
     def test_empty_knowledge_base_does_not_call_the_model(self, tmp_path: Path) -> None:
@@ -234,18 +261,20 @@ class TestAnswerPipeline:
         )
         llm = FakeGenerator(responses=[REPLY_EN])
         pipeline = make_pipeline(empty, llm)
-        result = pipeline.ask(QUESTION_EN)
+        result = pipeline.invoke({"question": QUESTION_EN})
         assert result.no_answer and result.answer == load_messages()["no_answer"]["en"]
         assert result.passages == [] and result.sources == []
         assert "no passages were found" in result.notes
-        assert list(pipeline.stream(QUESTION_ZH))[-1].answer == load_messages()["no_answer"]["zh"]
-        assert pipeline.as_runnable().invoke({"question": QUESTION_EN}).no_answer
+        assert (
+            list(pipeline.stream({"question": QUESTION_ZH}))[-1].answer == load_messages()["no_answer"]["zh"]
+        )
+        assert pipeline.invoke({"question": QUESTION_EN}).no_answer
         assert llm.seen == []
 
     def test_reply_in_the_wrong_language_is_rewritten_once(self, store) -> None:
         german = "Grüner Tee schmeckt am besten mit Wasser bei 80 Grad."
         llm = FakeGenerator(responses=[german, REPLY_EN])
-        result = make_pipeline(store, llm).ask(QUESTION_EN)
+        result = make_pipeline(store, llm).invoke({"question": QUESTION_EN})
 
         assert len(llm.seen) == 2
         rewrite = llm.seen[1]
@@ -259,18 +288,18 @@ class TestAnswerPipeline:
     def test_failed_rewrite_is_noted(self, store) -> None:
         german = "Grüner Tee schmeckt am besten mit Wasser bei 80 Grad."
         llm = FakeGenerator(responses=[german, german])
-        result = make_pipeline(store, llm).ask(QUESTION_EN)
+        result = make_pipeline(store, llm).invoke({"question": QUESTION_EN})
         assert len(llm.seen) == 2
         assert result.notes[0] == "the model answered in German, not English"
 
     def test_rewrite_can_be_switched_off(self, store) -> None:
         llm = FakeGenerator(responses=["Grüner Tee schmeckt am besten mit Wasser bei 80 Grad.", REPLY_EN])
-        make_pipeline(store, llm, rewrite_wrong_language=False).ask(QUESTION_EN)
+        make_pipeline(store, llm, rewrite_wrong_language=False).invoke({"question": QUESTION_EN})
         assert len(llm.seen) == 1
 
     def test_stream_yields_text_then_the_result(self, store) -> None:
         llm = FakeGenerator(responses=[REPLY_EN])
-        items = list(make_pipeline(store, llm).stream(QUESTION_EN))
+        items = list(make_pipeline(store, llm).stream({"question": QUESTION_EN}))
         *pieces, result = items
         assert len(pieces) > 1 and all(isinstance(p, str) for p in pieces)
         assert "".join(pieces) == REPLY_EN
@@ -278,22 +307,35 @@ class TestAnswerPipeline:
         assert result.answer.startswith("Green tea tastes best with water at 80 degrees[")
         assert llm.decodings == [Decoding(max_new_tokens=100)]
 
-    def test_as_runnable(self, store) -> None:
+    def test_invoke_with_a_bare_question(self, store) -> None:
         llm = FakeGenerator(responses=[REPLY_EN])
-        runnable = make_pipeline(store, llm).as_runnable()
-        result = runnable.invoke({"question": QUESTION_EN})
+        result = make_pipeline(store, llm).invoke(QUESTION_EN)  # a bare question, as LangChain users pass
         assert isinstance(result, AnswerResult) and not result.no_answer
         assert result.answer.startswith("Green tea tastes best with water at 80 degrees[")
 
-    def test_as_runnable_takes_the_answer_language(self, store) -> None:
+    def test_invoke_takes_the_answer_language(self, store) -> None:
         llm = FakeGenerator(responses=["NO_ANSWER"])
-        result = make_pipeline(store, llm).as_runnable().invoke({"question": QUESTION_EN, "lang": "de"})
+        result = make_pipeline(store, llm).invoke({"question": QUESTION_EN, "lang": "de"})
         assert result.lang == "de"
         assert "Always reply in German" in str(llm.seen[0][0].content)
         assert result.answer == load_messages()["no_answer"]["de"]
 
+    @pytest.mark.parametrize("how", ["invoke", "stream"])
+    def test_callbacks_see_every_step(self, store, how: str) -> None:
+        recorder = StepRecorder()
+        chain = make_pipeline(store, FakeGenerator(responses=[REPLY_EN]))
+        config: RunnableConfig = {"callbacks": [recorder]}
+        if how == "invoke":
+            chain.invoke({"question": QUESTION_EN}, config)
+        else:
+            assert isinstance(list(chain.stream({"question": QUESTION_EN}, config))[-1], AnswerResult)
+        steps = ["cross_lingual_answer", "retrieve_and_pack", "cross_lingual_retrieve", "translate"]
+        assert recorder.chains[:4] == steps and recorder.chains[-1] == "ground_and_check"
+        assert recorder.chat_models == 1, "the generation is seen as a chat-model run"
+        assert recorder.parents[1:] and all(recorder.parents[1:]), "every step is a child of the answer run"
+
     def test_to_dict(self, store) -> None:
-        result = make_pipeline(store, FakeGenerator(responses=[REPLY_EN])).ask(QUESTION_EN)
+        result = make_pipeline(store, FakeGenerator(responses=[REPLY_EN])).invoke({"question": QUESTION_EN})
         data = result.to_dict()
         assert {"answer", "lang", "sources", "translations", "timings"} <= set(data)
         assert data["answer"] == result.answer and data["sources"] == result.sources

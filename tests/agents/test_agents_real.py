@@ -8,7 +8,6 @@ import pytest
 
 from babelrag.stores.langdetect import detect_language
 from tests.conftest import SAMPLE_KB
-from tests.integration.test_rag_real import runtime  # noqa: F401  (shared module fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -18,8 +17,8 @@ DRAFT_ZH = (
 )
 
 
-def test_chinese_draft_is_expanded_in_chinese_with_english_background(runtime) -> None:  # noqa: F811
-    result = runtime.writing_assistant().expand(DRAFT_ZH, factor=2.0)
+def test_chinese_draft_is_expanded_in_chinese_with_english_background(sample_runtime) -> None:
+    result = sample_runtime.writing_assistant().expand(DRAFT_ZH, factor=2.0)
     text = result.render()
     for sentence in (
         "我每天早上都喝一杯绿茶。",
@@ -38,10 +37,10 @@ def test_chinese_draft_is_expanded_in_chinese_with_english_background(runtime) -
     assert "## 来源" in text
 
 
-def test_two_turn_german_dialogue_follow_up_needs_the_first_turn(runtime, tmp_path) -> None:  # noqa: F811
-    from babelrag.agents.sessions import SessionStore
+def test_two_turn_german_dialogue_follow_up_needs_the_first_turn(sample_runtime, tmp_path) -> None:
+    from babelrag.stores.sessions import SessionStore
 
-    dialogue = runtime.dialogue()
+    dialogue = sample_runtime.dialogue()
     sessions = SessionStore(tmp_path)
     session = sessions.new("sample")
     first = dialogue.ask(

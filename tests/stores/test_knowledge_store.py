@@ -6,7 +6,6 @@ import pytest
 
 from babelrag.stores.fakes import KeywordEmbeddings
 from babelrag.stores.knowledge_store import KnowledgeStore, open_chroma_client
-from babelrag.stores.retriever import KnowledgeRetriever
 from tests.store_cases import StoreCases, make_ingestor, write_kb
 
 pytestmark = pytest.mark.unit
@@ -48,18 +47,6 @@ def test_missing_kb_is_an_error_when_not_creating(tmp_path: Path) -> None:
         KnowledgeStore(
             client=open_chroma_client(tmp_path), name="nothing", embedder=KeywordEmbeddings(), create=False
         )
-
-
-def test_retriever_is_a_langchain_retriever(tmp_path: Path) -> None:
-    ing = make_ingestor(tmp_path, KeywordEmbeddings(dimension=128))
-    ing.ingest([write_kb(tmp_path)])
-    retriever = KnowledgeRetriever(store=ing.store, k=2)
-    docs = retriever.invoke("git reset 提交")
-    assert len(docs) == 2
-    assert docs[0].metadata["source"].endswith("git.txt")
-    assert 0 <= docs[0].metadata["score"] <= 1 and docs[0].id
-    chained = (retriever | (lambda ds: [d.metadata["lang"] for d in ds])).invoke("Fahrradkette ölen")
-    assert chained[0] == "de"
 
 
 def test_collection_records_embedder_and_cosine_space(tmp_path: Path) -> None:

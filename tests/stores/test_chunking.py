@@ -6,6 +6,8 @@ import unicodedata
 from itertools import pairwise
 
 import pytest
+from langchain_core.documents import Document
+from langchain_text_splitters import TextSplitter
 
 from babelrag.stores.chunking import Chunker, split_sentences
 
@@ -146,7 +148,7 @@ class TestChunker:
     ) -> None:
         sentences = numbered_sentences(150)
         text = "".join(s + ("\n\n" if i % 7 == 6 else " ") for i, s in enumerate(sentences))
-        chunks = Chunker(fake_tokens, max_tokens=max_tokens, overlap_tokens=overlap).split(text)
+        chunks = Chunker(fake_tokens, max_tokens=max_tokens, overlap_tokens=overlap).split_text(text)
         assert all(0 < fake_tokens(chunk) <= max_tokens for chunk in chunks)
         assert all(chunk == chunk.strip() for chunk in chunks)
         joined = "\n".join(chunks)
@@ -156,13 +158,13 @@ class TestChunker:
 
     def test_without_overlap_chunks_partition_the_text(self) -> None:
         text = " ".join(numbered_sentences(80))
-        chunks = Chunker(fake_tokens, max_tokens=50, overlap_tokens=0).split(text)
+        chunks = Chunker(fake_tokens, max_tokens=50, overlap_tokens=0).split_text(text)
         assert " ".join(chunks) == text
         assert len(chunks) > 5
 
     def test_overlap_repeats_the_last_whole_sentences_within_the_budget(self) -> None:
         sentences = numbered_sentences(60)  # distinct, none a substring of another, each <= 24 tokens
-        chunks = Chunker(fake_tokens, max_tokens=60, overlap_tokens=20).split(" ".join(sentences))
+        chunks = Chunker(fake_tokens, max_tokens=60, overlap_tokens=20).split_text(" ".join(sentences))
         ranges = [[i for i, s in enumerate(sentences) if s in chunk] for chunk in chunks]
         assert all(r == list(range(r[0], r[-1] + 1)) for r in ranges), "chunks hold consecutive sentences"
         for previous, current in pairwise(ranges):
@@ -176,13 +178,13 @@ class TestChunker:
     def test_no_overlap_when_the_last_sentence_alone_exceeds_it(self) -> None:
         first = "Alpha " + " ".join(["word"] * 20) + "."
         second = "Beta " + " ".join(["word"] * 20) + "."
-        chunks = Chunker(fake_tokens, max_tokens=30, overlap_tokens=10).split(f"{first} {second}")
+        chunks = Chunker(fake_tokens, max_tokens=30, overlap_tokens=10).split_text(f"{first} {second}")
         assert chunks == [first, second]
 
     def test_long_chinese_sentence_is_cut_at_clause_punctuation(self) -> None:
         clauses = ["绿茶的水温" + "很重要" * i + "，" for i in range(1, 7)]  # 9 to 24 tokens each
         text = "".join(clauses) + "最后一句。"
-        chunks = Chunker(fake_tokens, max_tokens=24, overlap_tokens=0).split(text)
+        chunks = Chunker(fake_tokens, max_tokens=24, overlap_tokens=0).split_text(text)
         assert len(chunks) > 1
         assert "".join(chunks) == text
         assert all(fake_tokens(chunk) <= 24 for chunk in chunks)
@@ -194,7 +196,7 @@ class TestChunker:
 
         words = [f"w{i:03d}" + "x" * (i % 13) for i in range(300)]  # 2 to 6 tokens each
         text = " ".join(words)
-        chunks = Chunker(subwords, max_tokens=40, overlap_tokens=0).split(text)
+        chunks = Chunker(subwords, max_tokens=40, overlap_tokens=0).split_text(text)
         assert all(subwords(chunk) <= 40 for chunk in chunks)
         assert " ".join(chunks) == text
         assert all(set(chunk.split()) <= set(words) for chunk in chunks)
@@ -203,13 +205,13 @@ class TestChunker:
 
     def test_long_cjk_run_without_punctuation_is_cut_by_characters(self) -> None:
         text = "这是一个没有标点的很长句子" * 40
-        chunks = Chunker(fake_tokens, max_tokens=50, overlap_tokens=0).split(text)
+        chunks = Chunker(fake_tokens, max_tokens=50, overlap_tokens=0).split_text(text)
         assert "".join(chunks) == text
         assert all(fake_tokens(chunk) <= 50 for chunk in chunks)
 
     def test_cuts_never_split_a_grapheme(self) -> None:
         text = "e\u0301👍🏽👨\u200d👩\u200d👧🇩🇪🇫🇷" * 50
-        chunks = Chunker(len, max_tokens=16, overlap_tokens=0).split(text)
+        chunks = Chunker(len, max_tokens=16, overlap_tokens=0).split_text(text)
         assert "".join(chunks) == text
         assert all(len(chunk) <= 16 for chunk in chunks)
         for chunk in chunks:
@@ -221,36 +223,36 @@ class TestChunker:
     def test_paragraph_end_closes_a_chunk_that_is_half_full(self) -> None:
         first = " ".join(["word"] * 23) + "."  # 24 tokens: more than half of 40
         second = "Alpha beta gamma. Delta epsilon zeta."  # would still fit
-        chunks = Chunker(fake_tokens, max_tokens=40, overlap_tokens=0).split(f"{first}\n\n{second}")
+        chunks = Chunker(fake_tokens, max_tokens=40, overlap_tokens=0).split_text(f"{first}\n\n{second}")
         assert chunks == [first, second]
 
     def test_small_paragraphs_are_packed_together(self) -> None:
         text = "Short one.\n\nShort two.\n\nShort three."
-        assert Chunker(fake_tokens, max_tokens=40, overlap_tokens=0).split(text) == [text]
+        assert Chunker(fake_tokens, max_tokens=40, overlap_tokens=0).split_text(text) == [text]
 
     def test_mixed_chinese_english_and_code(self) -> None:
         text = "如何撤销最后一次提交？可以使用 `git reset --soft HEAD~1` 命令，它会保留工作区的修改。" * 6
-        chunks = Chunker(fake_tokens, max_tokens=32, overlap_tokens=8).split(text)
+        chunks = Chunker(fake_tokens, max_tokens=32, overlap_tokens=8).split_text(text)
         assert all(fake_tokens(chunk) <= 32 for chunk in chunks)
         assert all("`git reset --soft HEAD~1`" in chunk for chunk in chunks if "git" in chunk)
 
     @pytest.mark.parametrize("text", ["", "   ", "\n\n\t\n"])
     def test_text_without_content_gives_no_chunks(self, text: str) -> None:
         counter = CountingTokens()
-        assert Chunker(counter).split(text) == []
+        assert Chunker(counter).split_text(text) == []
         assert counter.calls == 0
 
     def test_each_sentence_is_counted_once(self) -> None:
         sentences = numbered_sentences(400)
         counter = CountingTokens()
-        chunks = Chunker(counter, max_tokens=64, overlap_tokens=16).split(" ".join(sentences))
+        chunks = Chunker(counter, max_tokens=64, overlap_tokens=16).split_text(" ".join(sentences))
         assert counter.calls <= len(sentences) + len(chunks) + 1
 
     def test_tokens_added_per_call_are_counted_once_per_chunk(self) -> None:
         text = " ".join(numbered_sentences(100))
-        plain = Chunker(fake_tokens, max_tokens=64, overlap_tokens=0).split(text)
+        plain = Chunker(fake_tokens, max_tokens=64, overlap_tokens=0).split_text(text)
         counter = CountingTokens(extra_per_call=4)  # like [CLS] ... [SEP]
-        chunks = Chunker(counter, max_tokens=64, overlap_tokens=0).split(text)
+        chunks = Chunker(counter, max_tokens=64, overlap_tokens=0).split_text(text)
         assert max(counter(chunk) for chunk in chunks) <= 64
         assert len(chunks) <= len(plain) * 1.1, "4 tokens a chunk, not 4 a sentence, go to special tokens"
 
@@ -258,7 +260,7 @@ class TestChunker:
         def glued(text: str) -> int:  # each space between sentences costs a token of its own
             return fake_tokens(text) + text.count(". ")
 
-        chunks = Chunker(glued, max_tokens=30, overlap_tokens=5).split(" ".join(numbered_sentences(80)))
+        chunks = Chunker(glued, max_tokens=30, overlap_tokens=5).split_text(" ".join(numbered_sentences(80)))
         assert all(glued(chunk) <= 30 for chunk in chunks)
 
     @pytest.mark.parametrize(
@@ -272,3 +274,35 @@ class TestChunker:
     def test_invalid_parameters_are_rejected(self, kwargs: dict[str, int], message: str) -> None:
         with pytest.raises(ValueError, match=message):
             Chunker(fake_tokens, **kwargs)
+
+
+class TestChunkerAsTextSplitter:
+    def test_is_a_text_splitter_with_its_sizes_in_tokens(self) -> None:
+        chunker = Chunker(fake_tokens, max_tokens=64, overlap_tokens=8)
+        assert isinstance(chunker, TextSplitter)
+        assert (chunker.max_tokens, chunker.overlap_tokens) == (64, 8)
+        assert (chunker._chunk_size, chunker._chunk_overlap) == (64, 8)
+        assert chunker._length_function is fake_tokens
+
+    def test_split_documents_chunks_each_document_and_carries_its_metadata(self) -> None:
+        chunker = Chunker(fake_tokens, max_tokens=40, overlap_tokens=8)
+        long_text = " ".join(numbered_sentences(30))
+        documents = [
+            Document(page_content=long_text, metadata={"title": "Long", "lang": "en", "line": 1}),
+            Document(page_content="Short one.", metadata={"title": "Short"}),
+            Document(page_content="  \n\n ", metadata={"title": "Blank"}),
+        ]
+        chunks = chunker.split_documents(documents)
+        expected = chunker.split_text(long_text)
+        assert len(expected) > 1
+        assert [chunk.page_content for chunk in chunks] == [*expected, "Short one."]
+        assert all(chunk.metadata == documents[0].metadata for chunk in chunks[:-1])
+        assert chunks[-1].metadata == {"title": "Short"}
+        chunks[0].metadata["title"] = "changed"
+        assert documents[0].metadata["title"] == "Long", "each chunk gets its own copy of the metadata"
+
+    def test_create_documents_pairs_texts_with_metadatas(self) -> None:
+        chunker = Chunker(fake_tokens, max_tokens=40, overlap_tokens=0)
+        created = chunker.create_documents(["One. Two.", "Three."], metadatas=[{"n": 1}, {"n": 2}])
+        pairs = [(document.page_content, document.metadata) for document in created]
+        assert pairs == [("One. Two.", {"n": 1}), ("Three.", {"n": 2})]

@@ -150,15 +150,3 @@ class TestTrimStop:
     )
     def test_cuts_at_the_first_stop(self, text: str, stops: tuple[str, ...], expected: str) -> None:
         assert _trim_stop(text, stops) == expected
-
-
-@pytest.mark.parametrize(("native", "expected"), [(True, "bfloat16"), (False, "float32")])
-def test_auto_dtype_takes_bf16_only_where_the_cpu_computes_it_natively(monkeypatch, native, expected) -> None:
-    import torch
-
-    from babelrag.agents.runtime import resolve_dtype
-
-    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
-    assert resolve_dtype("auto", "cpu") == expected
-    assert resolve_dtype("bfloat16", "cpu") == "bfloat16", "an explicit choice is kept"
-    assert resolve_dtype("float32", "cpu") == "float32"

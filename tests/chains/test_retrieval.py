@@ -13,7 +13,7 @@ from babelrag.stores.fakes import KeywordEmbeddings
 from babelrag.stores.knowledge_store import KnowledgeStore
 from babelrag.stores.langdetect import detect_language
 from babelrag.stores.lexical import BM25Index
-from tests.store_cases import make_ingestor
+from tests.store_cases import make_ingestor, write_kb
 
 pytestmark = pytest.mark.unit
 
@@ -197,3 +197,18 @@ class TestAsLangChainRetriever:
     def test_k_must_be_positive(self, store, translator) -> None:
         with pytest.raises(ValueError):
             make_retriever(store, translator, k=0)
+
+
+def test_retriever_is_a_langchain_retriever(tmp_path: Path) -> None:
+    ing = make_ingestor(tmp_path, KeywordEmbeddings(dimension=128))
+    ing.ingest([write_kb(tmp_path)])
+    retriever = CrossLingualRetriever(
+        store=ing.store, detect_language=detect_language, use_translation=False, k=2
+    )
+    docs = retriever.invoke("git reset 提交")
+    assert len(docs) == 2
+    assert docs[0].metadata["source"].endswith("git.txt")
+    assert 0 <= docs[0].metadata["score"] <= 1 and docs[0].id
+    chained = (retriever | (lambda ds: [d.metadata["lang"] for d in ds])).invoke("Fahrradkette ölen")
+    assert chained[0] == "de"
+    assert len(retriever.invoke("git reset 提交", k=1)) == 1, "k per call, as LangChain retrievers take it"

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import io
-import logging
 import re
 import unicodedata
 from pathlib import Path
 
 import pytest
+from langchain_core.document_loaders import BaseLoader
+from langchain_core.documents import Document
 
 from babelrag.stores.errors import UnreadableFileError
-from babelrag.stores.loaders import (
-    SUPPORTED_SUFFIXES,
-    SourceDocument,
-    iter_source_files,
-    load_file,
-    load_file_with_warnings,
-)
+from babelrag.stores.loaders import SUPPORTED_SUFFIXES, FileLoader, iter_source_files, make_document
 
 pytestmark = pytest.mark.unit
 
@@ -35,15 +30,24 @@ def write(folder: Path, name: str, content: str | bytes) -> Path:
     return path
 
 
+def load_with_warnings(path: Path) -> tuple[list[Document], list[str]]:
+    loader = FileLoader(path)
+    return loader.load(), loader.warnings
+
+
+def load(path: Path) -> list[Document]:
+    return FileLoader(path).load()
+
+
 def reason_of(path: Path) -> str:
     with pytest.raises(UnreadableFileError) as caught:
-        load_file(path)
+        load(path)
     assert caught.value.path == path
     return caught.value.reason
 
 
-def only(path: Path) -> SourceDocument:
-    documents = load_file(path)
+def only(path: Path) -> Document:
+    documents = load(path)
     assert len(documents) == 1
     return documents[0]
 
@@ -123,22 +127,25 @@ class TestText:
         decomposed = unicodedata.normalize("NFD", "Übung")
         path = write(tmp_path, "notes.txt", f"Title  \r\n\r\n\r\n\r\n{decomposed} one\rline two   \n\n\n")
         document = only(path)
-        assert document.text == "Title\n\nÜbung one\nline two"
-        assert unicodedata.is_normalized("NFC", document.text)
-        assert document.metadata == {}
-        assert document.lang is None
+        assert document.page_content == "Title\n\nÜbung one\nline two"
+        assert unicodedata.is_normalized("NFC", document.page_content)
+        assert document.metadata == {"title": "Title"}
 
     def test_title_is_a_short_first_line(self, tmp_path: Path) -> None:
-        assert only(write(tmp_path, "n.txt", "\n\nShopping list\n\nmilk")).title == "Shopping list"
-        assert only(write(tmp_path, "h.txt", "## 撤销提交\n\n正文")).title == "撤销提交"
-        assert only(write(tmp_path, "t.txt", "#hashtag\n\nbody")).title == "#hashtag"
+        assert (
+            only(write(tmp_path, "n.txt", "\n\nShopping list\n\nmilk")).metadata["title"] == "Shopping list"
+        )
+        assert only(write(tmp_path, "h.txt", "## 撤销提交\n\n正文")).metadata["title"] == "撤销提交"
+        assert only(write(tmp_path, "t.txt", "#hashtag\n\nbody")).metadata["title"] == "#hashtag"
 
     def test_title_falls_back_to_the_file_stem(self, tmp_path: Path) -> None:
         long_line = "This first line is a whole sentence that runs on well beyond any plausible title. " * 2
-        assert only(write(tmp_path, "meeting-notes.txt", long_line)).title == "meeting-notes"
+        assert only(write(tmp_path, "meeting-notes.txt", long_line)).metadata["title"] == "meeting-notes"
 
     def test_unsupported_text_file_given_explicitly_is_read_as_text(self, tmp_path: Path) -> None:
-        assert only(write(tmp_path, "notes.rst", "Heading\n=======\n\nBody")).text.startswith("Heading")
+        assert only(write(tmp_path, "notes.rst", "Heading\n=======\n\nBody")).page_content.startswith(
+            "Heading"
+        )
 
 
 class TestMarkdown:
@@ -175,7 +182,7 @@ git reset --soft HEAD~1
 
     def test_markup_is_removed_and_words_kept(self, tmp_path: Path) -> None:
         document = only(write(tmp_path, "doc.md", self.SOURCE))
-        assert document.text == (
+        assert document.page_content == (
             "Heading with emphasis\n\n"
             "Some bold text, a link and a picture. A soft break, code *kept* and *escaped stars*.\n\n"
             "1. first\n2. second\n  - nested\n\n"
@@ -187,29 +194,35 @@ git reset --soft HEAD~1
 
     def test_front_matter_gives_title_language_and_metadata(self, tmp_path: Path) -> None:
         document = only(write(tmp_path, "doc.md", self.SOURCE))
-        assert document.title == "From Front Matter"
-        assert document.lang == "de"
-        assert document.metadata == {"tags": "tea, brewing", "author.name": "Ann", "draft": False}
+        assert document.metadata["title"] == "From Front Matter"
+        assert document.metadata["lang"] == "de"
+        assert document.metadata == {
+            "title": "From Front Matter",
+            "lang": "de",
+            "tags": "tea, brewing",
+            "author.name": "Ann",
+            "draft": False,
+        }
 
     def test_title_is_the_first_heading_without_front_matter(self, tmp_path: Path) -> None:
         document = only(write(tmp_path, "doc.md", "Intro line\n\n## Setup *guide*\n\ntext\n\n# Later"))
-        assert document.title == "Setup guide"
+        assert document.metadata["title"] == "Setup guide"
 
     def test_soft_breaks_between_chinese_characters_add_no_space(self, tmp_path: Path) -> None:
-        assert only(write(tmp_path, "zh.md", "第一行\n第二行 and\nmore")).text == "第一行第二行 and more"
+        assert (
+            only(write(tmp_path, "zh.md", "第一行\n第二行 and\nmore")).page_content == "第一行第二行 and more"
+        )
 
     def test_invalid_front_matter_is_kept_as_text_with_a_warning(self, tmp_path: Path) -> None:
         path = write(tmp_path, "doc.md", "---\ntitle: [unclosed\n---\n\nBody text")
-        documents, warnings = load_file_with_warnings(path)
-        assert "Body text" in documents[0].text
+        documents, warnings = load_with_warnings(path)
+        assert "Body text" in documents[0].page_content
         assert len(warnings) == 1
         assert warnings[0].startswith("front matter is not valid YAML")
 
     def test_unknown_declared_language_is_left_to_detection(self, tmp_path: Path) -> None:
-        documents, warnings = load_file_with_warnings(
-            write(tmp_path, "d.md", "---\nlang: klingon\n---\nBody")
-        )
-        assert documents[0].lang is None
+        documents, warnings = load_with_warnings(write(tmp_path, "d.md", "---\nlang: klingon\n---\nBody"))
+        assert "lang" not in documents[0].metadata
         assert warnings == ["front matter: unknown language 'klingon', detecting it instead"]
 
     def test_front_matter_only_is_an_error(self, tmp_path: Path) -> None:
@@ -236,7 +249,7 @@ continues &eacute;t&eacute; &lt;tag&gt;.</p>
 
     def test_blocks_become_paragraphs_and_chrome_is_dropped(self, tmp_path: Path) -> None:
         document = only(write(tmp_path, "page.html", self.PAGE))
-        assert document.text == (
+        assert document.page_content == (
             "Main & heading\n\n"
             "First paragraph, bold continues été <tag>.\n\n"
             "Line one\nline two\n\n"
@@ -247,18 +260,22 @@ continues &eacute;t&eacute; &lt;tag&gt;.</p>
 
     def test_title_and_language(self, tmp_path: Path) -> None:
         document = only(write(tmp_path, "page.htm", self.PAGE))
-        assert document.title == "Page Title"
-        assert document.lang == "zh"
+        assert document.metadata["title"] == "Page Title"
+        assert document.metadata["lang"] == "zh"
 
     def test_title_falls_back_to_h1_then_stem(self, tmp_path: Path) -> None:
-        assert only(write(tmp_path, "a.html", "<h1>Only <i>h1</i></h1><p>x</p>")).title == "Only h1"
-        assert only(write(tmp_path, "plain-page.html", "<p>no headings</p>")).title == "plain-page"
+        assert (
+            only(write(tmp_path, "a.html", "<h1>Only <i>h1</i></h1><p>x</p>")).metadata["title"] == "Only h1"
+        )
+        assert (
+            only(write(tmp_path, "plain-page.html", "<p>no headings</p>")).metadata["title"] == "plain-page"
+        )
 
     def test_declared_charset_is_honoured(self, tmp_path: Path) -> None:
         markup = '<html><head><meta charset="windows-1252"><title>Café</title></head><body>€ 5</body></html>'
         document = only(write(tmp_path, "legacy.html", markup.encode("cp1252")))
-        assert document.title == "Café"
-        assert document.text == "€ 5"
+        assert document.metadata["title"] == "Café"
+        assert document.page_content == "€ 5"
 
     def test_http_equiv_charset_is_honoured(self, tmp_path: Path) -> None:
         meta = '<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-1">'
@@ -267,7 +284,7 @@ continues &eacute;t&eacute; &lt;tag&gt;.</p>
             "old.html",
             f"<html><head>{meta}</head><body><p>Gr\xfc\xdfe</p></body></html>".encode("latin-1"),
         )
-        assert only(path).text == "Grüße"
+        assert only(path).page_content == "Grüße"
 
     def test_page_without_visible_text_is_an_error(self, tmp_path: Path) -> None:
         path = write(tmp_path, "empty.html", "<html><script>var x;</script><nav>menu</nav></html>")
@@ -283,11 +300,17 @@ class TestJsonl:
             '{"content": "Second record", "language": "Chinese", "flag": true}',
             '{"body": "Third record", "nested": {"list": [1, {"x": 1}, 2]}}',
         ]
-        documents, warnings = load_file_with_warnings(write(tmp_path, "data.jsonl", "\n".join(lines)))
+        documents, warnings = load_with_warnings(write(tmp_path, "data.jsonl", "\n".join(lines)))
         assert warnings == []
         first, second, third = documents
-        assert (first.text, first.title, first.lang) == ("First record", "One", "de")
+        assert [document.page_content for document in documents] == [
+            "First record",
+            "Second record",
+            "Third record",
+        ]
         assert first.metadata == {
+            "title": "One",
+            "lang": "de",
             "id": 7,
             "source": "wiki",
             "score": 0.5,
@@ -295,9 +318,8 @@ class TestJsonl:
             "tags": "a, b",
             "line": 1,
         }
-        assert (second.text, second.title, second.lang) == ("Second record", "data #3", "zh")
-        assert second.metadata == {"flag": True, "line": 3}
-        assert third.metadata == {"nested.list": "1, 2", "line": 4}
+        assert second.metadata == {"title": "data #3", "lang": "zh", "flag": True, "line": 3}
+        assert third.metadata == {"title": "data #4", "nested.list": "1, 2", "line": 4}
 
     def test_bad_lines_are_skipped_and_reported(self, tmp_path: Path) -> None:
         lines = [
@@ -308,8 +330,8 @@ class TestJsonl:
             '{"text": "   "}',
             '{"text": "also good"}',
         ]
-        documents, warnings = load_file_with_warnings(write(tmp_path, "data.jsonl", "\n".join(lines)))
-        assert [document.text for document in documents] == ["good", "also good"]
+        documents, warnings = load_with_warnings(write(tmp_path, "data.jsonl", "\n".join(lines)))
+        assert [document.page_content for document in documents] == ["good", "also good"]
         assert [document.metadata["line"] for document in documents] == [1, 6]
         assert warnings == [
             "line 2: not valid JSON (Expecting ',' delimiter at column 26)",
@@ -318,11 +340,14 @@ class TestJsonl:
             'line 5: no text (expected a non-empty string in "text", "content" or "body")',
         ]
 
-    def test_load_file_logs_the_warnings(self, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-        path = write(tmp_path, "data.jsonl", '{"text": "ok"}\nnot json\n')
-        with caplog.at_level(logging.WARNING, logger="babelrag.stores.loaders"):
-            assert len(load_file(path)) == 1
-        assert "line 2: not valid JSON" in caplog.text
+    def test_user_metadata_cannot_pass_for_title_or_language(self, tmp_path: Path) -> None:
+        lines = [
+            '{"text": "one", "title": 5, "lang": "", "metadata": {"title": "fake", "lang": "fr"}}',
+            '{"text": "two", "title": "Real", "language": "de", "metadata": {"lang": "fr"}}',
+        ]
+        first, second = load(write(tmp_path, "data.jsonl", "\n".join(lines)))
+        assert first.metadata == {"title": "data #1", "line": 1}
+        assert second.metadata == {"title": "Real", "lang": "de", "line": 2}
 
     def test_file_without_a_usable_line_is_an_error(self, tmp_path: Path) -> None:
         reason = reason_of(write(tmp_path, "data.jsonl", '{"title": "t"}\n{oops\n'))
@@ -335,14 +360,14 @@ class TestPdf:
             tmp_path, "doc.pdf", tiny_pdf("First page text", "Second page text", title="Report 2024")
         )
         document = only(path)
-        assert document.text == "First page text\n\nSecond page text"
-        assert document.title == "Report 2024"
-        assert document.metadata == {"pages": 2}
+        assert document.page_content == "First page text\n\nSecond page text"
+        assert document.metadata["title"] == "Report 2024"
+        assert document.metadata == {"title": "Report 2024", "pages": 2}
 
     def test_title_falls_back_to_first_line_and_lang_comes_from_catalog(self, tmp_path: Path) -> None:
         document = only(write(tmp_path, "doc.pdf", tiny_pdf("Kurzer Titel", title="", lang="de-DE")))
-        assert document.title == "Kurzer Titel"
-        assert document.lang == "de"
+        assert document.metadata["title"] == "Kurzer Titel"
+        assert document.metadata["lang"] == "de"
 
     def test_broken_pdf(self, tmp_path: Path) -> None:
         path = write(tmp_path, "broken.pdf", b"%PDF-1.7\n1 0 obj\n<< /Type /Catal")
@@ -375,7 +400,7 @@ class TestPdf:
         writer.encrypt("", owner_password="owner", algorithm="RC4-128")
         buffer = io.BytesIO()
         writer.write(buffer)
-        assert only(write(tmp_path, "restricted.pdf", buffer.getvalue())).text == "Readable anyway"
+        assert only(write(tmp_path, "restricted.pdf", buffer.getvalue())).page_content == "Readable anyway"
 
     def test_text_file_named_pdf(self, tmp_path: Path) -> None:
         assert reason_of(write(tmp_path, "fake.pdf", "just text")) == "broken PDF: no %PDF- header, not a PDF"
@@ -425,8 +450,8 @@ class TestBadFiles:
             ("\ufeff" + text).encode(encoding) if encoding.endswith(("le", "be")) else text.encode(encoding)
         )
         document = only(write(tmp_path, "bom.txt", data))
-        assert document.text == text
-        assert document.title == "Grüße, 你好"
+        assert document.page_content == text
+        assert document.metadata["title"] == "Grüße, 你好"
 
     def test_utf16_without_a_byte_order_mark_gets_its_own_reason(self, tmp_path: Path) -> None:
         reason = reason_of(write(tmp_path, "nobom.txt", "plain ASCII words".encode("utf-16-le")))
@@ -445,17 +470,57 @@ class TestBadFiles:
         assert reason_of(tmp_path) == "is a folder, not a file"
 
 
-class TestSourceDocument:
+class TestFileLoader:
+    def test_is_a_langchain_loader_whose_load_gives_documents(self, tmp_path: Path) -> None:
+        path = write(tmp_path, "doc.md", "---\nlang: de\nauthor: Ann\n---\n\n# Tee\n\nGrüner Tee.")
+        loader = FileLoader(path)
+        assert isinstance(loader, BaseLoader)
+        documents = loader.load()
+        assert all(isinstance(document, Document) for document in documents)
+        assert [(d.page_content, d.metadata) for d in documents] == [
+            ("Tee\n\nGrüner Tee.", {"title": "Tee", "lang": "de", "author": "Ann"})
+        ]
+        assert [d.page_content for d in FileLoader(str(path)).lazy_load()] == ["Tee\n\nGrüner Tee."]
+
+    def test_nothing_is_read_before_loading(self, tmp_path: Path) -> None:
+        documents = FileLoader(tmp_path / "missing.txt").lazy_load()
+        with pytest.raises(UnreadableFileError, match="no such file or folder"):
+            next(documents)
+
+    def test_warnings_are_collected_while_loading_and_reset_by_each_load(self, tmp_path: Path) -> None:
+        path = write(tmp_path, "data.jsonl", '{"text": "ok"}\nnot json\n')
+        loader = FileLoader(path)
+        assert loader.warnings == []
+        assert len(loader.load()) == 1
+        assert len(loader.load()) == 1
+        assert loader.warnings == ["line 2: not valid JSON (Expecting value at column 1)"]
+        path.write_text('{"text": "ok"}\n', encoding="utf-8")
+        loader.load()
+        assert loader.warnings == []
+
+
+class TestMakeDocument:
     def test_metadata_must_be_scalar(self) -> None:
         with pytest.raises(TypeError, match="metadata must map str"):
-            SourceDocument(text="t", title="t", metadata={"tags": ["a"]})  # type: ignore[dict-item]
+            make_document("t", title="t", metadata={"tags": ["a"]})  # type: ignore[dict-item]
+        with pytest.raises(TypeError, match="metadata must map str"):
+            make_document("t", title="t", metadata={1: "a"})  # type: ignore[dict-item]
 
     def test_metadata_is_copied(self) -> None:
         metadata: dict[str, str | int | float | bool] = {"a": 1}
-        document = SourceDocument(text="t", title="t", metadata=metadata)
+        document = make_document("t", title="t", metadata=metadata)
         metadata["a"] = 2
-        assert document.metadata == {"a": 1}
-        assert hash(document) == hash(SourceDocument(text="t", title="t", metadata={"b": 2}))
+        assert document.metadata == {"title": "t", "a": 1}
+        assert metadata == {"a": 2}, "the caller's dict gains no title"
+
+    def test_title_and_language_are_the_loaders_own(self) -> None:
+        user = {"title": "user", "lang": "fr", "x": 1}
+        assert make_document("t", title="T", metadata=user, lang="de").metadata == {
+            "title": "T",
+            "lang": "de",
+            "x": 1,
+        }
+        assert make_document("t", title="T", metadata=user).metadata == {"title": "T", "x": 1}
 
 
 class TestSampleKnowledgeBase:
@@ -463,27 +528,28 @@ class TestSampleKnowledgeBase:
 
     @pytest.mark.parametrize("path", FILES, ids=lambda path: path.relative_to(SAMPLE_KB).as_posix())
     def test_every_file_loads_cleanly(self, path: Path) -> None:
-        documents, warnings = load_file_with_warnings(path)
+        documents, warnings = load_with_warnings(path)
         assert warnings == []
         for document in documents:
-            assert document.title.strip()
-            assert len(document.text) > 100
-            assert "](" not in document.text and "**" not in document.text and "<p>" not in document.text
+            text = document.page_content
+            assert document.metadata["title"].strip()
+            assert len(text) > 100
+            assert "](" not in text and "**" not in text and "<p>" not in text
 
     def test_walk_finds_every_file(self) -> None:
         assert list(iter_source_files([SAMPLE_KB])) == self.FILES
 
     def test_is_multilingual_and_big_enough(self) -> None:
-        documents = [document for path in self.FILES for document in load_file(path)]
+        documents = [document for path in self.FILES for document in load(path)]
         assert len(documents) >= 14
-        declared = {document.lang for document in documents}
+        declared = {document.metadata.get("lang") for document in documents}
         assert {"en", "de", "zh", "fr"} <= declared
 
     def test_each_question_is_answered_by_exactly_one_document(self) -> None:
         documents = {
-            (path.relative_to(SAMPLE_KB).as_posix(), document.metadata.get("line")): document.text
+            (path.relative_to(SAMPLE_KB).as_posix(), document.metadata.get("line")): document.page_content
             for path in self.FILES
-            for document in load_file(path)
+            for document in load(path)
         }
         rows = re.findall(
             r"^\| \d+ \| (\w+) \| (.+?) \| (.+?) \| .+? \| (.+?) \|$", SAMPLE_QUESTIONS.read_text(), re.M
@@ -497,7 +563,7 @@ class TestSampleKnowledgeBase:
             file, _, line = source.partition(", line ")
             holders = [key for key, text in documents.items() if anchor.strip("`") in text]
             assert holders == [(file, int(line) if line else None)], question
-            assert lang != load_file(SAMPLE_KB / file)[int(line or 1) - 1].lang, (
+            assert lang != load(SAMPLE_KB / file)[int(line or 1) - 1].metadata.get("lang"), (
                 f"not cross-lingual: {question}"
             )
         assert unanswerable == 1

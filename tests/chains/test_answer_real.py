@@ -7,40 +7,19 @@ from pathlib import Path
 import pytest
 
 from babelrag.stores.langdetect import detect_language
-from tests.conftest import SAMPLE_KB, model_cache_dir
+from tests.conftest import SAMPLE_KB
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory, e5_embeddings):
-    from babelrag.agents.config import load_settings
-    from babelrag.agents.runtime import Runtime
-
-    _require_generator()
-    home = tmp_path_factory.mktemp("rag-home")
-    settings = load_settings(
-        home=home, cache_dir=model_cache_dir(), kb="sample", translation={"cache": False}
-    )
-    rt = Runtime(settings)
-    rt.__dict__["embedder"] = e5_embeddings  # reuse the session's loaded embedder
-    report = rt.ingestor().ingest([SAMPLE_KB])
-    assert not report.failed
-    return rt
-
-
-def _require_generator() -> None:
-    from tests.conftest import _pack_path
-
-    _pack_path("babelrag/qwen2.5-coder-0.5b-instruct")
 
 
 def _rel(source: str) -> str:
     return Path(source).relative_to(SAMPLE_KB.resolve()).as_posix()
 
 
-def test_chinese_question_gets_a_chinese_answer_citing_the_english_passage(runtime) -> None:
-    result = runtime.answer_pipeline().ask("在巴塞尔的莱茵河里游泳时，衣服和手机放在哪里？")
+def test_chinese_question_gets_a_chinese_answer_citing_the_english_passage(sample_runtime) -> None:
+    result = sample_runtime.answer_chain().invoke(
+        {"question": "在巴塞尔的莱茵河里游泳时，衣服和手机放在哪里？"}
+    )
     assert not result.no_answer, result.to_dict()
     assert result.lang == "zh" and detect_language(result.answer) == "zh"
     assert "Wickelfisch".casefold() in result.answer.casefold()
@@ -49,9 +28,9 @@ def test_chinese_question_gets_a_chinese_answer_citing_the_english_passage(runti
     assert all(s["lang"] == "en" for s in result.sources)
 
 
-def test_german_question_gets_a_german_answer_citing_the_english_passage(runtime) -> None:
-    result = runtime.answer_pipeline().ask(
-        "Wie hoch sind die Türme des Kölner Doms, und wann wurde er fertiggestellt?"
+def test_german_question_gets_a_german_answer_citing_the_english_passage(sample_runtime) -> None:
+    result = sample_runtime.answer_chain().invoke(
+        {"question": "Wie hoch sind die Türme des Kölner Doms, und wann wurde er fertiggestellt?"}
     )
     assert not result.no_answer, result.to_dict()
     assert detect_language(result.answer) == "de"
@@ -61,38 +40,40 @@ def test_german_question_gets_a_german_answer_citing_the_english_passage(runtime
         assert f"[{source['ref']}]" in result.answer
 
 
-def test_question_without_answer_in_the_kb_says_so(runtime) -> None:
-    result = runtime.answer_pipeline().ask("How much caffeine is in a cup of green tea?")
+def test_question_without_answer_in_the_kb_says_so(sample_runtime) -> None:
+    result = sample_runtime.answer_chain().invoke({"question": "How much caffeine is in a cup of green tea?"})
     assert result.no_answer
     assert result.answer == "The knowledge base does not contain an answer to this question."
     assert result.sources == []
 
 
-def test_translation_runs_into_other_kb_languages_only(runtime) -> None:
-    retriever = runtime.cross_lingual_retriever(translate=True)
+def test_translation_runs_into_other_kb_languages_only(sample_runtime) -> None:
+    retriever = sample_runtime.cross_lingual_retriever(translate=True)
     result = retriever.retrieve("Wie hoch sind die Türme des Kölner Doms?")
     assert result.query_lang == "de"
     assert result.translations and "de" not in result.translations
     assert set(result.translations) <= {"en", "zh", "fr"}
-    off = runtime.cross_lingual_retriever(translate=False).retrieve(
+    off = sample_runtime.cross_lingual_retriever(translate=False).retrieve(
         "Wie hoch sind die Türme des Kölner Doms?"
     )
     assert off.translations == {}
 
 
-def test_generator_streams_and_honours_decoding_controls(runtime) -> None:
+def test_generator_streams_and_honours_decoding_controls(sample_runtime) -> None:
     from langchain_core.messages import HumanMessage
 
-    llm = runtime.llm
+    llm = sample_runtime.llm
     prompt = [HumanMessage("Count from 1 to 10, one number per line.")]
     pieces = [c.content for c in llm.stream(prompt, stop=["6"])]
     text = "".join(pieces)
     assert len([p for p in pieces if p]) > 1, "streaming yields several pieces"
     assert "5" in text and "6" not in text and "7" not in text
-    beam = llm.invoke(prompt, decoding=runtime.decoding(strategy="beam", num_beams=2, max_new_tokens=12))
+    beam = llm.invoke(
+        prompt, decoding=sample_runtime.decoding(strategy="beam", num_beams=2, max_new_tokens=12)
+    )
     assert beam.content and beam.response_metadata["strategy"] == "beam"
-    a = llm.invoke(prompt, decoding=runtime.decoding(strategy="sample", seed=7, max_new_tokens=12))
-    b = llm.invoke(prompt, decoding=runtime.decoding(strategy="sample", seed=7, max_new_tokens=12))
+    a = llm.invoke(prompt, decoding=sample_runtime.decoding(strategy="sample", seed=7, max_new_tokens=12))
+    b = llm.invoke(prompt, decoding=sample_runtime.decoding(strategy="sample", seed=7, max_new_tokens=12))
     assert a.content == b.content, "the same seed gives the same sample"
     meta = a.response_metadata
     assert meta["prompt_tokens"] > 0 and meta["completion_tokens"] > 0 and meta["prefill_s"] is not None
