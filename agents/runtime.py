@@ -9,13 +9,18 @@ share the models already loaded.
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from babelrag.agents.config import Settings
-from babelrag.stores.errors import ModelError
+from babelrag.agents.hf_models import (
+    load_causal_lm,
+    load_sentence_transformer,
+    load_seq2seq,
+    quiet_hf_logging,
+    translation_pair,
+)
 from babelrag.stores.progress import NullProgress, Progress
 
 if TYPE_CHECKING:
@@ -23,7 +28,6 @@ if TYPE_CHECKING:
     from langchain_core.prompts import ChatPromptTemplate
 
     from babelrag.agents.dialogue import Dialogue
-    from babelrag.agents.modelpack.registry import ModelPack
     from babelrag.agents.writer import WritingAssistant
     from babelrag.chains.answer import AnswerChain
     from babelrag.chains.condense import CondenseChain
@@ -39,21 +43,6 @@ if TYPE_CHECKING:
     from babelrag.stores.knowledge_store import KnowledgeStore
     from babelrag.stores.lexical import BM25Index
     from babelrag.stores.sessions import SessionStore
-
-
-def quiet_hf_logging() -> None:
-    """Hugging Face progress bars and warnings would drown our own output."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        from huggingface_hub.utils import disable_progress_bars
-
-        disable_progress_bars()
-    except ImportError:  # pragma: no cover
-        pass
 
 
 class Runtime:
@@ -94,12 +83,6 @@ class Runtime:
             return self
         return self.derive(self.settings.model_copy(update={"kb": Settings.check_kb_name(kb)}))
 
-    @cached_property
-    def model_pack(self) -> ModelPack:
-        from babelrag.agents.modelpack.registry import ModelPack
-
-        return ModelPack(self.settings.cache_dir, self.progress)
-
     def resolve(self, spec: str) -> str:
         from babelrag.agents.modelpack.registry import resolve_model
 
@@ -113,7 +96,7 @@ class Runtime:
         location = self.resolve(spec)
         quiet_hf_logging()
         with self.progress.task(f"loading embedder {spec}"):
-            model = _load_sentence_transformer(location, self.settings.models.device)
+            model = load_sentence_transformer(location, self.settings.models.device)
         return SentenceTransformerEmbeddings(
             model,
             model_id=spec if not Path(spec).expanduser().exists() else location,
@@ -176,7 +159,7 @@ class Runtime:
         location = self.resolve(spec)
         quiet_hf_logging()
         with self.progress.task(f"loading generator {spec}"):
-            model, tokenizer = _load_causal_lm(location, self.settings)
+            model, tokenizer = load_causal_lm(location, self.settings)
         return LocalChatModel(
             model=model,
             tokenizer=tokenizer,
@@ -225,13 +208,13 @@ class Runtime:
         cfg = self.settings.translation
         inner: Translator
         if cfg.model:
-            model, tokenizer = _load_seq2seq(self.resolve(cfg.model), self.settings.models.device)
+            model, tokenizer = load_seq2seq(self.resolve(cfg.model), self.settings.models.device)
             inner = Seq2SeqTranslator(
                 model=model,
                 tokenizer=tokenizer,
                 model_id=cfg.model,
                 languages=cfg.model_languages,
-                pair=_pair(cfg.model_pair),
+                pair=translation_pair(cfg.model_pair),
             )
         else:
             inner = LLMTranslator(
@@ -369,87 +352,3 @@ class Runtime:
         from babelrag.stores.sessions import SessionStore
 
         return SessionStore(self.settings.home / "sessions")
-
-
-def resolve_dtype(wanted: str, device: str) -> str:
-    """The generator's dtype: ``auto`` takes bfloat16 only where it is computed natively.
-
-    bf16 halves the bytes read per token, which is what decoding waits for, but on a CPU without
-    bf16 instructions (AVX2-only x86, for one) PyTorch emulates it and a matmul runs ~100x slower
-    than in float32. oneDNN's own check says whether its fast bf16 kernels can run.
-    """
-    if wanted != "auto":
-        return wanted
-    import torch
-
-    if device.startswith("cuda"):
-        return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float16"
-    if device.startswith("mps"):
-        return "float16"
-    try:
-        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # not built with oneDNN, or the op was renamed
-        native = False
-    return "bfloat16" if native else "float32"
-
-
-def _load_causal_lm(location: str, settings: Settings):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    g = settings.generation
-    if g.threads:
-        torch.set_num_threads(g.threads)
-    dtype = getattr(torch, resolve_dtype(g.dtype, settings.models.device))
-    local = Path(location).exists()
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=local)
-        model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, local_files_only=local)
-    except (OSError, ValueError) as exc:
-        raise ModelError(
-            f"cannot load the generator {location!r}: {exc}",
-            hint="check models.generator: a babelrag/ pack name, a Hugging Face id or a model folder",
-        ) from exc
-    if getattr(tokenizer, "chat_template", None) is None:
-        raise ModelError(
-            f"the generator {location!r} has no chat template",
-            hint="use an instruction-tuned (chat) model",
-        )
-    return model.to(settings.models.device).eval(), tokenizer
-
-
-def _load_seq2seq(location: str, device: str):
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-
-    local = Path(location).exists()
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=local)
-        model = AutoModelForSeq2SeqLM.from_pretrained(location, local_files_only=local)
-    except (OSError, ValueError) as exc:
-        raise ModelError(
-            f"cannot load the translation model {location!r}: {exc}",
-            hint="translation.model must be an encoder-decoder translation model (MarianMT, NLLB, M2M100)",
-        ) from exc
-    return model.to(device).eval(), tokenizer
-
-
-def _pair(value: str | None) -> tuple[str, str] | None:
-    if not value:
-        return None
-    source, sep, target = value.partition("-")
-    if not sep or not source or not target:
-        raise ModelError(f"translation.model_pair must look like zh-en, got {value!r}")
-    return source.lower(), target.lower()
-
-
-def _load_sentence_transformer(location: str, device: str):
-    from sentence_transformers import SentenceTransformer
-
-    local = Path(location).exists()
-    try:
-        return SentenceTransformer(location, device=device, local_files_only=local)
-    except OSError as exc:
-        raise ModelError(
-            f"cannot load the embedding model {location!r}: {exc}",
-            hint="check the name, your network (for Hugging Face ids) or run `babelrag models install`",
-        ) from exc

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 _GROUP = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、;；]\s*\d+)*)\s*[\]】]")
-NO_ANSWER = "NO_ANSWER"
 _NO_ANSWER = re.compile(r"\bNO[_ ]ANSWER\b", re.IGNORECASE)
 
 

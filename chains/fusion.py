@@ -1,4 +1,9 @@
-"""Reciprocal rank fusion (Cormack et al., 2009) of several ranked lists of hits."""
+"""Reciprocal rank fusion (Cormack et al., 2009) of several ranked lists of hits.
+
+Our own rather than LangChain's ``EnsembleRetriever``: results keep which lists found each hit and
+at what rank (``matched_by``, shown to users and used in evaluation), and the lists fused are ones
+already computed (one embedding batch for the query and its translations), not retrievers to call.
+"""
 
 from __future__ import annotations
 

@@ -21,12 +21,13 @@ from itertools import pairwise
 
 from langchain_text_splitters import TextSplitter
 
-_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7a3\U00020000-\U000323af"
+from babelrag.stores.cjk import CJK
+
 _CLOSERS = "\"'”’»)\\]}」』）】〕》〉"
 # Latin: a run of . ! ? … then whitespace or the end, so 3.5, v1.2.3, config.toml and URLs stay whole.
 _LATIN_END = re.compile(rf"[.!?…]+[{_CLOSERS}]*(?=\s|$)")
 # CJK needs no space; ASCII . ! ? between two CJK characters count as well.
-_CJK_END = re.compile(rf"(?:[。！？；｡]+|(?<=[{_CJK}])[.!?…⋯]+(?=[{_CJK}{_CLOSERS}]))[{_CLOSERS}]*")
+_CJK_END = re.compile(rf"(?:[。！？；｡]+|(?<=[{CJK}])[.!?…⋯]+(?=[{CJK}{_CLOSERS}]))[{_CLOSERS}]*")
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 # A list item, heading or table row (as html_text writes them) is a sentence of its own, full stop or not.
 _ITEM = (

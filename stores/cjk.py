@@ -9,6 +9,7 @@ their decisions consistent.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 #: Han ideographs: unified, extension A, compatibility, and the supplementary-plane extensions.
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af"
@@ -16,6 +17,11 @@ HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af"
 KANA = "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d"
 #: Hangul syllables.
 HANGUL = "\uac00-\ud7a3"
+#: Kana that only Japanese writes, for telling Japanese from Chinese: ・ and ー are left out,
+#: since Chinese writes foreign names with them too.
+JAPANESE_KANA = "\u3041-\u3096\u30a1-\u30fa\u31f0-\u31ff\uff66-\uff9d"
+#: Hangul syllables and jamo, for telling Korean apart.
+KOREAN_HANGUL = HANGUL + "\u1100-\u11ff\u3131-\u318e"
 #: Scripts written without spaces between words (Chinese, Japanese).
 UNSPACED = HAN + KANA
 #: Every CJK character, for a regex character class.
@@ -26,9 +32,10 @@ _CJK_CHAR = re.compile(f"[{CJK}]")
 _WORD = re.compile(rf"[{UNSPACED}]|[^\W\d_]+")
 
 
-def is_cjk(char: str) -> bool:
-    """Whether one character is Han, kana or Hangul."""
-    return bool(_CJK_CHAR.match(char))
+def is_wide(char: str) -> bool:
+    """East Asian wide or full-width (CJK characters and punctuation such as 。): a line break
+    between two of these joins without a space."""
+    return unicodedata.east_asian_width(char) in ("W", "F")
 
 
 def cjk_count(text: str) -> int:

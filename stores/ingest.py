@@ -5,6 +5,10 @@ file (content hash + chunking settings). Re-ingesting an unchanged file therefor
 nothing; a changed file keeps the chunks whose text survived, embeds only new ones and
 drops the rest. New chunks are written before stale ones are deleted, so an interrupted run
 never loses what was there.
+
+Our own rather than LangChain's ``index()``: that needs a record store beside Chroma and still
+parses and chunks every unchanged file; here the fingerprints live in the chunks' metadata, so a
+knowledge base is one self-contained collection and an unchanged file is skipped by its hash.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ import threading
 import unicodedata
 from typing import TYPE_CHECKING
 
+from babelrag.stores.cjk import HAN, JAPANESE_KANA, KOREAN_HANGUL
+
 if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
@@ -91,10 +93,9 @@ _NOISE = re.compile(
     re.DOTALL,
 )
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U000323af]")
-# ・ and ー are left out: Chinese writes foreign names with them too.
-_KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\u31f0-\u31ff\uff66-\uff9d]")
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3131-\u318e]")
+_HAN = re.compile(f"[{HAN}]")
+_KANA = re.compile(f"[{JAPANESE_KANA}]")
+_HANGUL = re.compile(f"[{KOREAN_HANGUL}]")
 
 _identifier: LanguageIdentifier | None = None
 _identifier_lock = threading.Lock()

@@ -4,6 +4,9 @@
 scripts give lower-cased words; runs of Han characters and kana give single characters and
 overlapping bigrams (the usual choice without a dictionary segmenter); Hangul gives words and
 bigrams.
+
+Our own rather than langchain-community's ``BM25Retriever`` (rank_bm25): that one has no metadata
+filters (``lang``, ``where``) and returns no hit ids to fuse by; the index here is ~100 lines.
 """
 
 from __future__ import annotations

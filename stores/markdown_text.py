@@ -7,7 +7,6 @@ reference links and code spans come out right; the YAML front matter is read sep
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from babelrag.stores.cjk import is_wide
 from babelrag.stores.html_text import html_to_text
 from babelrag.stores.text_decoding import collapse_whitespace
 
@@ -47,10 +47,6 @@ def split_front_matter(source: str) -> tuple[dict[str, object], str, list[str]]:
     return {str(key): value for key, value in fields.items()}, source[match.end() :], []
 
 
-def _is_wide(char: str) -> bool:
-    return unicodedata.east_asian_width(char) in ("W", "F")
-
-
 def _inline_text(token: Token) -> str:
     """Text of an inline run; a soft line break is a space, or nothing between CJK characters."""
     parts: list[str] = []
@@ -65,7 +61,7 @@ def _inline_text(token: Token) -> str:
     pieces = text.split(_SOFT_BREAK)
     joined = pieces[0]
     for piece in pieces[1:]:
-        between_cjk = bool(joined and piece) and _is_wide(joined[-1]) and _is_wide(piece[0])
+        between_cjk = bool(joined and piece) and is_wide(joined[-1]) and is_wide(piece[0])
         joined += piece if between_cjk else " " + piece
     return joined.strip()
 

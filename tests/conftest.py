@@ -54,12 +54,12 @@ def _pack_path(name: str) -> Path:
 @pytest.fixture(scope="session")
 def e5_embeddings():
     """The real packaged multilingual-e5-small, loaded once per test session."""
-    from babelrag.agents.runtime import _load_sentence_transformer, quiet_hf_logging
+    from babelrag.agents.hf_models import load_sentence_transformer, quiet_hf_logging
     from babelrag.stores.embeddings import SentenceTransformerEmbeddings
 
     path = _pack_path("babelrag/multilingual-e5-small")
     quiet_hf_logging()
-    model = _load_sentence_transformer(str(path), "cpu")
+    model = load_sentence_transformer(str(path), "cpu")
     return SentenceTransformerEmbeddings(model, model_id="babelrag/multilingual-e5-small", batch_size=16)
 
 
@@ -71,7 +71,7 @@ def qwen_chat_model():
     are shared, not loaded again.
     """
     from babelrag.agents.config import GenerationSettings, ModelSettings, Settings
-    from babelrag.agents.runtime import _load_causal_lm, quiet_hf_logging
+    from babelrag.agents.hf_models import load_causal_lm, quiet_hf_logging
     from babelrag.chains.generator import LocalChatModel
 
     name = "babelrag/qwen2.5-coder-0.5b-instruct"
@@ -80,7 +80,7 @@ def qwen_chat_model():
     # explicit sections, so no BABELRAG_ variable changes what loads: this runs before any
     # test has isolated the environment
     settings = Settings(models=ModelSettings(device="cpu"), generation=GenerationSettings())
-    model, tokenizer = _load_causal_lm(str(path), settings)
+    model, tokenizer = load_causal_lm(str(path), settings)
     return LocalChatModel(model=model, tokenizer=tokenizer, model_id=name)
 
 

@@ -22,8 +22,8 @@ def install(
 ) -> None:
     """Download, verify and convert the default models into the cache folder. Safe to re-run."""
     from babelrag.agents.console import RichProgress, out
+    from babelrag.agents.hf_models import quiet_hf_logging
     from babelrag.agents.modelpack.registry import ModelPack
-    from babelrag.agents.runtime import quiet_hf_logging
 
     settings = settings_from(ctx)
     quiet_hf_logging()
@@ -40,8 +40,8 @@ def list_models(ctx: typer.Context, json_output: JsonOption = False) -> None:
     from rich.table import Table
 
     from babelrag.agents.console import out
+    from babelrag.agents.hf_models import resolve_dtype
     from babelrag.agents.modelpack.registry import PACK, ModelPack
-    from babelrag.agents.runtime import resolve_dtype
 
     settings = settings_from(ctx)
     pack = ModelPack(settings.cache_dir)

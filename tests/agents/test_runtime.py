@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from babelrag.agents.config import load_settings
-from babelrag.agents.runtime import Runtime, resolve_dtype
+from babelrag.agents.hf_models import resolve_dtype
+from babelrag.agents.runtime import Runtime
 from babelrag.stores.errors import ConfigError, StoreError
 from babelrag.stores.fakes import KeywordEmbeddings
 from tests.store_cases import write_kb
