@@ -20,6 +20,7 @@ from pydantic import ConfigDict, Field
 
 from babelrag.chains.fusion import reciprocal_rank_fusion
 from babelrag.chains.translate import Translator, translate_query, translation_targets
+from babelrag.stores.errors import StoreError
 from babelrag.stores.knowledge_store import KnowledgeStore, SearchHit
 from babelrag.stores.langdetect import UNDETERMINED
 from babelrag.stores.lexical import BM25Index
@@ -74,7 +75,9 @@ class CrossLingualRetriever(BaseRetriever):
 
     def _retrieve(self, request: Mapping[str, Any], config: RunnableConfig | None = None) -> RetrievalResult:
         query: str = request["query"]
-        k = request.get("k") or self.k
+        k = self.k if request.get("k") is None else int(request["k"])
+        if k < 1:
+            raise StoreError(f"k must be at least 1, got {k}")
         timings: dict[str, float] = {}
         translating = self.use_translation and self.translator is not None
         lang = request.get("query_lang") or (self.detect_language(query) if translating else UNDETERMINED)

@@ -9,6 +9,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from babelrag.chains.retrieval import CrossLingualRetriever
+from babelrag.stores.errors import StoreError
 from babelrag.stores.fakes import KeywordEmbeddings
 from babelrag.stores.knowledge_store import KnowledgeStore
 from babelrag.stores.langdetect import detect_language
@@ -212,3 +213,5 @@ def test_retriever_is_a_langchain_retriever(tmp_path: Path) -> None:
     chained = (retriever | (lambda ds: [d.metadata["lang"] for d in ds])).invoke("Fahrradkette ölen")
     assert chained[0] == "de"
     assert len(retriever.invoke("git reset 提交", k=1)) == 1, "k per call, as LangChain retrievers take it"
+    with pytest.raises(StoreError, match="k must be at least 1"):
+        retriever.invoke("git reset", k=0)
