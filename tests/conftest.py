@@ -102,3 +102,14 @@ def sample_runtime(tmp_path_factory, e5_embeddings, qwen_chat_model):
     report = rt.ingestor().ingest([SAMPLE_KB])
     assert not report.failed
     return rt
+
+
+@pytest.fixture
+def keyword_store(tmp_path: Path):
+    """A knowledge base of three small files (en, de, zh) embedded with the keyword fake."""
+    from babelrag.stores.fakes import KeywordEmbeddings
+    from tests.store_cases import make_ingestor, write_kb
+
+    ingestor = make_ingestor(tmp_path, KeywordEmbeddings(dimension=128))
+    ingestor.ingest([write_kb(tmp_path)])
+    return ingestor.store

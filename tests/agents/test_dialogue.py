@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from babelrag.agents.dialogue import Dialogue
@@ -11,20 +9,11 @@ from babelrag.chains.answer import ANSWER_VARIABLES, REWRITE_VARIABLES, AnswerCh
 from babelrag.chains.condense import CONDENSE_VARIABLES, CondenseChain
 from babelrag.chains.prompting import load_messages, load_prompt
 from babelrag.chains.retrieval import CrossLingualRetriever
-from babelrag.stores.fakes import KeywordEmbeddings
 from babelrag.stores.langdetect import detect_language
 from babelrag.stores.sessions import ChatSession
 from tests.chat_fakes import FakeLLM, grounder_for
-from tests.store_cases import make_ingestor, write_kb
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    ingestor = make_ingestor(tmp_path, KeywordEmbeddings(dimension=128))
-    ingestor.ingest([write_kb(tmp_path)])
-    return ingestor.store
 
 
 def _dialogue(store, replies: list[str]) -> tuple[Dialogue, FakeLLM]:
@@ -49,9 +38,9 @@ def _dialogue(store, replies: list[str]) -> tuple[Dialogue, FakeLLM]:
     return Dialogue(answer_chain=answer, condense_chain=condense, detect_language=detect_language), llm
 
 
-def test_first_turn_is_not_rewritten_and_follow_up_uses_history(store) -> None:
+def test_first_turn_is_not_rewritten_and_follow_up_uses_history(keyword_store) -> None:
     dialogue, llm = _dialogue(
-        store,
+        keyword_store,
         [
             "Brew green tea with water at 75 to 80 degrees Celsius.",
             "How long should green tea steep at 75 to 80 degrees?",  # the condensed follow-up
@@ -73,17 +62,19 @@ def test_first_turn_is_not_rewritten_and_follow_up_uses_history(store) -> None:
     )
 
 
-def test_an_echoed_rewrite_falls_back_to_both_questions(store) -> None:
-    dialogue, _ = _dialogue(store, ["Green tea wants 75 to 80 degrees.", "And for how long?", "Two minutes."])
+def test_an_echoed_rewrite_falls_back_to_both_questions(keyword_store) -> None:
+    dialogue, _ = _dialogue(
+        keyword_store, ["Green tea wants 75 to 80 degrees.", "And for how long?", "Two minutes."]
+    )
     session = ChatSession(id="t2", kb="test")
     dialogue.ask(session, "Which temperature for green tea?")
     dialogue.ask(session, "And for how long?")
     assert session.turns[2].standalone == "Which temperature for green tea? And for how long?"
 
 
-def test_each_turn_is_answered_in_its_own_language(store) -> None:
+def test_each_turn_is_answered_in_its_own_language(keyword_store) -> None:
     dialogue, _ = _dialogue(
-        store, ["Green tea: 75 to 80 degrees.", "Grüner Tee: 75 bis 80 Grad?", "Zwei Minuten."]
+        keyword_store, ["Green tea: 75 to 80 degrees.", "Grüner Tee: 75 bis 80 Grad?", "Zwei Minuten."]
     )
     session = ChatSession(id="t3", kb="test")
     first = dialogue.ask(session, "Which water temperature for green tea?")

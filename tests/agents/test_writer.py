@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from babelrag.agents.writer import WritingAssistant, split_sections
 from babelrag.chains.expand import EXPAND_VARIABLES, ExpandChain
 from babelrag.chains.prompting import load_messages, load_prompt
 from babelrag.chains.retrieval import CrossLingualRetriever
-from babelrag.stores.fakes import KeywordEmbeddings
 from babelrag.stores.langdetect import detect_language
 from tests.chat_fakes import FakeLLM, grounder_for
-from tests.store_cases import make_ingestor, write_kb
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    ingestor = make_ingestor(tmp_path, KeywordEmbeddings(dimension=128))
-    ingestor.ingest([write_kb(tmp_path)])
-    return ingestor.store
 
 
 def make_writer(store, replies: list[str]) -> WritingAssistant:
@@ -45,9 +34,9 @@ def test_split_sections_by_headings_or_paragraphs() -> None:
     assert [s.text for s in with_headings] == ["# A\n\npara a", "# B\n\npara b1\n\npara b2"]
 
 
-def test_writer_keeps_the_authors_text_and_cites_additions(store) -> None:
+def test_writer_keeps_the_authors_text_and_cites_additions(keyword_store) -> None:
     draft = "# Green tea\n\nI drink green tea every morning. It was often bitter.\n"
-    writer = make_writer(store, ["Green tea tastes best with water at 75 to 80 degrees Celsius."])
+    writer = make_writer(keyword_store, ["Green tea tastes best with water at 75 to 80 degrees Celsius."])
     result = writer.expand(draft, factor=2.0)
     text = result.render()
     assert text.startswith(draft.strip()), "the author's sentences are kept verbatim, first"
@@ -56,24 +45,24 @@ def test_writer_keeps_the_authors_text_and_cites_additions(store) -> None:
     assert set(result.timings) == {"retrieve_s", "generate_s", "ground_s"}
 
 
-def test_writer_returns_an_unrelated_draft_unchanged_with_a_note(store) -> None:
+def test_writer_returns_an_unrelated_draft_unchanged_with_a_note(keyword_store) -> None:
     draft = "Mein Lieblingsfilm läuft heute Abend im Kino."
-    writer = make_writer(store, ["Der Film dauert 142 Minuten."])  # an invented number: dropped
+    writer = make_writer(keyword_store, ["Der Film dauert 142 Minuten."])  # an invented number: dropped
     result = writer.expand(draft, factor=2.0)
     assert result.unchanged and result.render() == draft
     assert result.note == "Nichts in der Wissensdatenbank passt zu diesem Entwurf; er bleibt unverändert."
 
 
-def test_writer_rejected_additions_are_left_out(store) -> None:
-    writer = make_writer(store, ["Green tea tastes best with water at 75 to 80 degrees Celsius."])
+def test_writer_rejected_additions_are_left_out(keyword_store) -> None:
+    writer = make_writer(keyword_store, ["Green tea tastes best with water at 75 to 80 degrees Celsius."])
     result = writer.expand("I like green tea. It is often bitter.", factor=2.0)
     result.additions[0].accepted = False
     assert result.render() == "I like green tea. It is often bitter."
 
 
-def test_another_pass_adds_to_the_kept_result_with_unused_passages(store) -> None:
+def test_another_pass_adds_to_the_kept_result_with_unused_passages(keyword_store) -> None:
     writer = make_writer(
-        store,
+        keyword_store,
         [
             "Green tea tastes best with water at 75 to 80 degrees Celsius.",
             "Boiling water makes green tea bitter because it extracts too many tannins.",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,21 +10,12 @@ from langchain_core.callbacks import BaseCallbackHandler
 from babelrag.chains.expand import EXPAND_VARIABLES, ExpandChain
 from babelrag.chains.prompting import load_prompt
 from babelrag.chains.retrieval import CrossLingualRetriever
-from babelrag.stores.fakes import KeywordEmbeddings
 from babelrag.stores.langdetect import detect_language
 from tests.chat_fakes import FakeLLM, grounder_for
-from tests.store_cases import make_ingestor, write_kb
 
 pytestmark = pytest.mark.unit
 
 SECTION = "I like green tea. It is often bitter."
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    ingestor = make_ingestor(tmp_path, KeywordEmbeddings(dimension=128))
-    ingestor.ingest([write_kb(tmp_path)])
-    return ingestor.store
 
 
 def make_chain(store, replies: list[str]) -> tuple[ExpandChain, FakeLLM]:
@@ -51,8 +41,8 @@ class Names(BaseCallbackHandler):
         self.names.append(kwargs.get("name"))
 
 
-def test_supported_sentences_come_back_cited_and_steps_are_traced(store) -> None:
-    chain, llm = make_chain(store, ["Green tea tastes best with water at 75 to 80 degrees Celsius."])
+def test_supported_sentences_come_back_cited_and_steps_are_traced(keyword_store) -> None:
+    chain, llm = make_chain(keyword_store, ["Green tea tastes best with water at 75 to 80 degrees Celsius."])
     names = Names()
     got = chain.invoke({"section": SECTION, "lang": "en", "budget": 10}, {"callbacks": [names]})
     assert got is not None and got.text.endswith("Celsius[1].") and got.hits
@@ -60,15 +50,17 @@ def test_supported_sentences_come_back_cited_and_steps_are_traced(store) -> None
     assert names.names == ["expand_section", "cross_lingual_retrieve", "ground"]
 
 
-def test_repeats_of_the_author_and_other_languages_are_dropped(store) -> None:
+def test_repeats_of_the_author_and_other_languages_are_dropped(keyword_store) -> None:
     chain, _ = make_chain(
-        store, ["I like green tea. Grüner Tee schmeckt mit Wasser bei 75 bis 80 Grad am besten."]
+        keyword_store, ["I like green tea. Grüner Tee schmeckt mit Wasser bei 75 bis 80 Grad am besten."]
     )
     assert chain.invoke({"section": SECTION, "lang": "en", "budget": 10}) is None
 
 
-def test_excluded_passages_are_not_offered_again(store) -> None:
-    chain, _ = make_chain(store, ["Green tea tastes best with water at 75 to 80 degrees Celsius."] * 2)
+def test_excluded_passages_are_not_offered_again(keyword_store) -> None:
+    chain, _ = make_chain(
+        keyword_store, ["Green tea tastes best with water at 75 to 80 degrees Celsius."] * 2
+    )
     first = chain.invoke({"section": SECTION, "lang": "en", "budget": 10})
     assert first is not None
     again = chain.invoke(

@@ -21,18 +21,6 @@ from babelrag.chains.generator import Decoding, LocalChatModel
 MAX_NEW_TOKENS = 8
 
 
-def async_suite(cls: type) -> type:
-    """Mark a standard suite for pytest-asyncio: its async tests carry no mark of their own.
-
-    LangChain runs pytest-asyncio in auto mode; in strict mode an unmarked async test fails.
-    The class-wide mark makes pytest-asyncio warn about every sync test, so that warning goes.
-    """
-    quiet = pytest.mark.filterwarnings(
-        "ignore:The test <Function .*> is marked with '@pytest.mark.asyncio':pytest.PytestWarning"
-    )
-    return quiet(pytest.mark.asyncio(cls))
-
-
 class _LocalChatModelSuite:
     """What a local chat-template model does and does not do, in the suite's own terms."""
 
@@ -71,7 +59,6 @@ class TestLocalChatModelUnit(_LocalChatModelSuite, ChatModelUnitTests):
 
 @pytest.mark.integration
 @pytest.mark.slow
-@async_suite
 class TestLocalChatModelIntegration(_LocalChatModelSuite, ChatModelIntegrationTests):
     """The packaged Qwen through the suite; the weights are the session's, loaded once."""
 

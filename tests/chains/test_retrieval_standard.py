@@ -31,18 +31,6 @@ TRANSLATIONS = {
 }
 
 
-def async_suite(cls: type) -> type:
-    """Mark a standard suite for pytest-asyncio: its async tests carry no mark of their own.
-
-    LangChain runs pytest-asyncio in auto mode; in strict mode an unmarked async test fails.
-    The class-wide mark makes pytest-asyncio warn about every sync test, so that warning goes.
-    """
-    quiet = pytest.mark.filterwarnings(
-        "ignore:The test <Function .*> is marked with '@pytest.mark.asyncio':pytest.PytestWarning"
-    )
-    return quiet(pytest.mark.asyncio(cls))
-
-
 class DictTranslator:
     """Knows the translations of :data:`QUERY` and nothing else."""
 
@@ -100,7 +88,6 @@ class _CrossLingualRetrieverSuite:
 
 
 @pytest.mark.unit
-@async_suite
 class TestCrossLingualRetrieverWithFakeEmbedder(_CrossLingualRetrieverSuite, RetrieversIntegrationTests):
     @pytest.fixture(autouse=True)
     def _bind_store(self, keyword_store: KnowledgeStore) -> None:
@@ -108,7 +95,6 @@ class TestCrossLingualRetrieverWithFakeEmbedder(_CrossLingualRetrieverSuite, Ret
 
 
 @pytest.mark.integration
-@async_suite
 class TestCrossLingualRetrieverWithE5(_CrossLingualRetrieverSuite, RetrieversIntegrationTests):
     @pytest.fixture(autouse=True)
     def _bind_store(self, e5_store: KnowledgeStore) -> None:

@@ -18,18 +18,6 @@ from babelrag.stores.embeddings import SentenceTransformerEmbeddings
 from babelrag.stores.fakes import KeywordEmbeddings
 
 
-def async_suite(cls: type) -> type:
-    """Mark a standard suite for pytest-asyncio: its async tests carry no mark of their own.
-
-    LangChain runs pytest-asyncio in auto mode; in strict mode an unmarked async test fails.
-    The class-wide mark makes pytest-asyncio warn about every sync test, so that warning goes.
-    """
-    quiet = pytest.mark.filterwarnings(
-        "ignore:The test <Function .*> is marked with '@pytest.mark.asyncio':pytest.PytestWarning"
-    )
-    return quiet(pytest.mark.asyncio(cls))
-
-
 class _KeywordEmbeddingsSuite:
     @property
     def embeddings_class(self) -> type[Embeddings]:
@@ -46,13 +34,11 @@ class TestKeywordEmbeddingsUnit(_KeywordEmbeddingsSuite, EmbeddingsUnitTests):
 
 
 @pytest.mark.unit
-@async_suite
 class TestKeywordEmbeddingsBehaviour(_KeywordEmbeddingsSuite, EmbeddingsIntegrationTests):
     """The behaviour suite needs no model, so the fake runs it as a unit test."""
 
 
 @pytest.mark.integration
-@async_suite
 class TestSentenceTransformerEmbeddings(EmbeddingsIntegrationTests):
     """multilingual-e5-small through the behaviour suite; the weights are the session's, loaded once."""
 
