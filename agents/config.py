@@ -113,7 +113,14 @@ class GenerationSettings(_Section):
         description="Weights dtype. auto: bfloat16 where the hardware computes it natively "
         "(CPUs with AVX-512 BF16 / AMX, bf16 GPUs), else float32 (bf16 is emulated, many times slower).",
     )
-    threads: int | None = Field(None, ge=1, le=512, description="Torch threads (default: all cores).")
+    threads: int | None = Field(
+        None, ge=1, le=512, description="Generator threads (default: the machine's physical cores)."
+    )
+    engine: Literal["auto", "llama.cpp", "transformers"] = Field(
+        "auto",
+        description="Generator engine. auto: llama.cpp for a GGUF file (or a folder holding one), "
+        "transformers for a Hugging Face id or model folder.",
+    )
     context_tokens: int = Field(3072, ge=256, le=131072, description="Prompt + answer token budget.")
 
 

@@ -58,8 +58,7 @@ def load_causal_lm(location: str, settings: Settings):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     g = settings.generation
-    if g.threads:
-        torch.set_num_threads(g.threads)
+    torch.set_num_threads(g.threads or physical_cores())
     dtype = getattr(torch, resolve_dtype(g.dtype, settings.models.device))
     local = Path(location).exists()
     try:
@@ -112,4 +111,82 @@ def load_sentence_transformer(location: str, device: str):
         raise ModelError(
             f"cannot load the embedding model {location!r}: {exc}",
             hint="check the name, your network (for Hugging Face ids) or run `babelrag models install`",
+        ) from exc
+
+
+def physical_cores() -> int:
+    """Cores, not hardware threads: two threads of one core share its vector units, and a
+    generator's matrix work slows down when both compete for them."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    cores: set[tuple[str, str]] = set()
+    physical = core = ""
+    for line in [*text.splitlines(), ""]:
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "physical id":
+            physical = value
+        elif key == "core id":
+            core = value
+        elif not key and core:
+            cores.add((physical, core))
+            physical = core = ""
+    return len(cores) or os.cpu_count() or 1
+
+
+def gguf_file(location: str) -> Path | None:
+    """The GGUF file a model location names: the file itself, or the one ``.gguf`` in a folder."""
+    path = Path(location)
+    if path.is_file():
+        return path if path.suffix.lower() == ".gguf" else None
+    if not path.is_dir():
+        return None
+    found = sorted(path.glob("*.gguf"))
+    if len(found) > 1:
+        names = ", ".join(f.name for f in found)
+        raise ModelError(f"{path} holds several GGUF files ({names})", hint="name the file itself")
+    return found[0] if found else None
+
+
+def choose_engine(wanted: str, location: str) -> str:
+    """``auto``: llama.cpp for a GGUF, transformers otherwise; a mismatch is an error saying why."""
+    gguf = gguf_file(location)
+    if wanted == "auto":
+        return "llama.cpp" if gguf else "transformers"
+    if wanted == "llama.cpp" and gguf is None:
+        raise ModelError(
+            f"generation.engine = llama.cpp needs a GGUF file, but {location!r} is not one",
+            hint="set models.generator to a .gguf file or a babelrag/...-gguf pack model, or engine = auto",
+        )
+    if wanted == "transformers" and gguf is not None and not (Path(location) / "config.json").exists():
+        raise ModelError(
+            f"{location!r} is a GGUF model, which the transformers engine does not run",
+            hint="set generation.engine = auto (llama.cpp runs GGUF files)",
+        )
+    return wanted
+
+
+def load_llama(path: Path, *, context_tokens: int, threads: int | None):
+    """A llama.cpp context on a GGUF file. Several contexts on one file share its weights (mmap)."""
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:  # pragma: no cover - a dependency of the project
+        raise ModelError(
+            "the llama.cpp engine needs llama-cpp-python", hint="pip install llama-cpp-python"
+        ) from exc
+    n = threads or physical_cores()
+    try:
+        return Llama(
+            model_path=str(path),
+            n_ctx=context_tokens,
+            n_threads=n,
+            n_threads_batch=n,
+            verbose=False,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(
+            f"llama.cpp cannot load {path}: {exc}",
+            hint="check that the file is a complete GGUF (`babelrag models install` verifies the pack's)",
         ) from exc

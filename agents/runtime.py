@@ -15,13 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 from babelrag.agents.config import Settings
 from babelrag.agents.hf_models import (
+    choose_engine,
+    gguf_file,
     load_causal_lm,
+    load_llama,
     load_sentence_transformer,
     load_seq2seq,
     quiet_hf_logging,
     translation_pair,
 )
+from babelrag.stores.errors import ConfigError
 from babelrag.stores.progress import NullProgress, Progress
+
+#: A translation prompt (instructions, five examples, the query) and its one-line answer fit easily.
+_TRANSLATION_CONTEXT = 1024
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -65,10 +72,19 @@ class Runtime:
             child.__dict__["embedder"] = self.embedder
         if settings.home == self.settings.home and "chroma" in self.__dict__:
             child.__dict__["chroma"] = self.chroma
-        if same_models and "llm" in self.__dict__:
+        old, new = self.settings.generation, settings.generation
+        # a llama.cpp context has a fixed size and thread count: share it only while they stay
+        same_engine = (old.engine, old.context_tokens, old.threads) == (
+            new.engine,
+            new.context_tokens,
+            new.threads,
+        )
+        if same_models and "llm" in self.__dict__ and (same_engine or self.llm._llm_type == "transformers"):
             child.__dict__["llm"] = self.llm.model_copy(
-                update={"decoding": child.decoding(), "context_tokens": settings.generation.context_tokens}
+                update={"decoding": child.decoding(), "context_tokens": new.context_tokens}
             )
+        if same_models and same_engine and "translation_llm" in self.__dict__:
+            child.__dict__["translation_llm"] = self.translation_llm
         if (
             same_models
             and settings.translation == self.settings.translation
@@ -153,19 +169,53 @@ class Runtime:
     # -- generation (issue: cross-lingual RAG) ------------------------------------------------
     @cached_property
     def llm(self) -> LocalChatModel:
-        from babelrag.chains.generator import LocalChatModel
-
+        """The generator, on the engine ``generation.engine`` chooses for the configured model."""
         spec = self.settings.models.generator
         location = self.resolve(spec)
-        quiet_hf_logging()
-        with self.progress.task(f"loading generator {spec}"):
+        engine = choose_engine(self.settings.generation.engine, location)
+        if engine == "llama.cpp" and self.settings.generation.strategy == "beam":
+            raise ConfigError(
+                "beam search is not available with the llama.cpp engine",
+                hint="use generation.strategy = greedy or sample (--strategy), or a transformers model",
+            )
+        with self.progress.task(f"loading generator {spec} ({engine})"):
+            if engine == "llama.cpp":
+                return self._llama_chat(location, self.settings.generation.context_tokens)
+            from babelrag.chains.generator import TransformersChatModel
+
+            quiet_hf_logging()
             model, tokenizer = load_causal_lm(location, self.settings)
-        return LocalChatModel(
-            model=model,
-            tokenizer=tokenizer,
-            model_id=spec,
+            return TransformersChatModel(
+                model=model,
+                tokenizer=tokenizer,
+                model_id=spec,
+                decoding=self.decoding(),
+                context_tokens=self.settings.generation.context_tokens,
+            )
+
+    @cached_property
+    def translation_llm(self) -> LocalChatModel:
+        """The generator for query translation: with llama.cpp a context of its own on the same
+        weights, so the translation prompt's fixed instructions and examples stay in its KV cache
+        while answers use the main context."""
+        from babelrag.chains.llama_cpp import LlamaCppChatModel
+
+        main = self.llm
+        if not isinstance(main, LlamaCppChatModel):
+            return main
+        return self._llama_chat(main.llama.model_path, _TRANSLATION_CONTEXT)
+
+    def _llama_chat(self, location: str, context_tokens: int) -> LocalChatModel:
+        from babelrag.chains.llama_cpp import LlamaCppChatModel
+
+        path = gguf_file(location)
+        assert path is not None
+        llama = load_llama(path, context_tokens=context_tokens, threads=self.settings.generation.threads)
+        return LlamaCppChatModel(
+            llama=llama,
+            model_id=self.settings.models.generator,
             decoding=self.decoding(),
-            context_tokens=self.settings.generation.context_tokens,
+            context_tokens=context_tokens,
         )
 
     def decoding(self, **overrides: Any) -> Decoding:
@@ -218,7 +268,7 @@ class Runtime:
             )
         else:
             inner = LLMTranslator(
-                llm=self.llm.bind(decoding=self.decoding(strategy="greedy", max_new_tokens=96)),
+                llm=self.translation_llm.bind(decoding=self.decoding(strategy="greedy", max_new_tokens=96)),
                 prompt=self.prompt("translate_query", TRANSLATE_VARIABLES),
                 model_id=self.settings.models.generator,
             )

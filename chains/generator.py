@@ -1,9 +1,11 @@
-"""A local Hugging Face causal LM as a LangChain chat model.
+"""Local generators as LangChain chat models: the engine-neutral base and the transformers engine.
 
-The model and tokenizer are built by the composition root and handed in; this class only
-applies the chat template, maps decoding settings onto ``generate`` and streams. Each
-response carries timings (prefill = time to first token, decode = the rest) and token counts
-in ``response_metadata`` so callers can report where time went.
+:class:`LocalChatModel` is what every chain uses: decoding controls (:class:`Decoding`), token
+counting for the context budget, streaming with stop strings, and per response the timings
+(prefill = time to first token, decode = the rest) and token counts in ``response_metadata``.
+An engine subclass only tokenizes and produces text pieces: :class:`TransformersChatModel` here
+(a Hugging Face causal LM), ``LlamaCppChatModel`` in :mod:`babelrag.chains.llama_cpp` (GGUF files).
+Models are built by the composition root and handed in.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
@@ -74,21 +76,21 @@ class Decoding:
 
 
 class LocalChatModel(BaseChatModel):
-    """Chat with a local ``AutoModelForCausalLM`` through its own chat template."""
+    """A local generator with babelrag's decoding controls; engines implement the ``_engine_*`` hooks."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    model: Any
-    tokenizer: Any
     model_id: str = "local"
     decoding: Decoding = Decoding()
     context_tokens: int = 4096
+
+    provider: ClassVar[str] = "local"  # for tracing (ls_provider)
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def _llm_type(self) -> str:
-        return "babelrag-local-hf"
+        return "babelrag-local"
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -100,7 +102,7 @@ class LocalChatModel(BaseChatModel):
         decoding = self._decoding(stop, dict(kwargs))
         named = kwargs.get("model")  # a per-call name, as traces of other chat models honour it
         params = LangSmithParams(
-            ls_provider="huggingface",
+            ls_provider=self.provider,
             ls_model_name=named if isinstance(named, str) else self.model_id,
             ls_model_type="chat",
             ls_max_tokens=decoding.max_new_tokens,
@@ -111,13 +113,25 @@ class LocalChatModel(BaseChatModel):
             params["ls_stop"] = list(decoding.stop)
         return params
 
-    # -- public helpers -------------------------------------------------------------------
+    # -- what chains use besides invoke/stream -----------------------------------------------
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        """Tokens of ``text`` alone (no template, no special tokens)."""
+        raise NotImplementedError
 
     def prompt_tokens(self, messages: Sequence[BaseMessage]) -> int:
         """Tokens the chat template turns ``messages`` into (what the context budget limits)."""
-        return int(self._encode(messages)["input_ids"].shape[-1])
+        raise NotImplementedError
+
+    def _iterate(self, messages: Sequence[BaseMessage], decoding: Decoding) -> Iterator[tuple[str, dict]]:
+        """Yield (text piece, metadata); the last piece carries the full metadata (see :func:`_meta`)."""
+        raise NotImplementedError
+
+    def _generate_blocking(self, messages: Sequence[BaseMessage], decoding: Decoding) -> tuple[str, dict]:
+        """Beam search, which no engine streams."""
+        raise GenerationError(
+            f"beam search is not available with the {self._llm_type} engine",
+            hint="use --strategy greedy or sample, or generation.engine = transformers",
+        )
 
     # -- LangChain hooks ------------------------------------------------------------------
     def _generate(
@@ -171,6 +185,25 @@ class LocalChatModel(BaseChatModel):
         return decoding.with_overrides(
             **{k: v for k, v in kwargs.items() if k in Decoding.__dataclass_fields__}
         )
+
+
+class TransformersChatModel(LocalChatModel):
+    """Chat with a local ``AutoModelForCausalLM`` through its own chat template."""
+
+    model: Any
+    tokenizer: Any
+
+    provider: ClassVar[str] = "huggingface"
+
+    @property
+    def _llm_type(self) -> str:
+        return "transformers"
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def prompt_tokens(self, messages: Sequence[BaseMessage]) -> int:
+        return int(self._encode(messages)["input_ids"].shape[-1])
 
     def _encode(self, messages: Sequence[BaseMessage]) -> dict[str, Any]:
         chat = [{"role": _ROLES.get(m.type, "user"), "content": _text(m)} for m in messages]

@@ -65,14 +65,14 @@ def e5_embeddings():
 
 @pytest.fixture(scope="session")
 def qwen_chat_model():
-    """The real packaged Qwen2.5-Coder-0.5B-Instruct as a ``LocalChatModel``, loaded once per session.
+    """The real packaged Qwen2.5-Coder-0.5B-Instruct as a ``TransformersChatModel``, loaded once per session.
 
     Tests that need other decoding take a ``model_copy(update={"decoding": ...})``: the weights
     are shared, not loaded again.
     """
     from babelrag.agents.config import GenerationSettings, ModelSettings, Settings
     from babelrag.agents.hf_models import load_causal_lm, quiet_hf_logging
-    from babelrag.chains.generator import LocalChatModel
+    from babelrag.chains.generator import TransformersChatModel
 
     name = "babelrag/qwen2.5-coder-0.5b-instruct"
     path = _pack_path(name)
@@ -81,7 +81,7 @@ def qwen_chat_model():
     # test has isolated the environment
     settings = Settings(models=ModelSettings(device="cpu"), generation=GenerationSettings())
     model, tokenizer = load_causal_lm(str(path), settings)
-    return LocalChatModel(model=model, tokenizer=tokenizer, model_id=name)
+    return TransformersChatModel(model=model, tokenizer=tokenizer, model_id=name)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from babelrag.chains.generator import Decoding, LocalChatModel, _StopGuard, _trim_stop
+from babelrag.chains.generator import Decoding, TransformersChatModel, _StopGuard, _trim_stop
 from babelrag.stores.errors import GenerationError
 
 pytestmark = pytest.mark.unit
@@ -85,8 +85,8 @@ class TestWithOverrides:
 class TestModelDecodingArguments:
     """How LocalChatModel merges its default, a per-call Decoding, LangChain's stop and overrides."""
 
-    def model(self) -> LocalChatModel:
-        return LocalChatModel(model=None, tokenizer=None, decoding=Decoding(max_new_tokens=200, stop=("A",)))
+    def model(self) -> TransformersChatModel:
+        return TransformersChatModel(model=None, tokenizer=None, decoding=Decoding(max_new_tokens=200, stop=("A",)))
 
     def test_default_decoding(self) -> None:
         assert self.model()._decoding(None, {}) == Decoding(max_new_tokens=200, stop=("A",))

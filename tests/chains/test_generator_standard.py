@@ -15,7 +15,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from babelrag.chains.generator import Decoding, LocalChatModel
+from babelrag.chains.generator import Decoding, LocalChatModel, TransformersChatModel
 
 #: Enough for a non-empty greeting; a call then takes about half a second on two CPU cores.
 MAX_NEW_TOKENS = 8
@@ -26,7 +26,7 @@ class _LocalChatModelSuite:
 
     @property
     def chat_model_class(self) -> type[BaseChatModel]:
-        return LocalChatModel
+        return TransformersChatModel
 
     @property
     def has_tool_calling(self) -> bool:
