@@ -20,7 +20,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
-from babelrag.chains.citations import is_no_answer, strip_citations
+from babelrag.chains.citations import drop_cut_off, is_no_answer, strip_citations
 from babelrag.chains.generator import Decoding, LocalChatModel
 from babelrag.chains.grounding import Grounder
 from babelrag.chains.prompting import localized, render
@@ -225,7 +225,10 @@ class AnswerChain(Runnable[dict[str, Any], AnswerResult]):
         notes: list[str] = []
         if not prepared.passages or is_no_answer(raw):
             return self._no_answer(prepared, timings, generation, notes)
-        answer, rewritten = self._ensure_language(raw.strip(), prepared.lang, timings)
+        hit_limit = int(generation.get("completion_tokens") or 0) >= self.max_new_tokens
+        answer, rewritten = self._ensure_language(
+            drop_cut_off(raw.strip(), hit_limit=hit_limit), prepared.lang, timings
+        )
         if rewritten:
             notes.append(rewritten)
         started = time.perf_counter()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from babelrag.stores.chunking import split_sentences
+
 _GROUP = re.compile(r"[\[【]\s*(\d+(?:\s*[,，、;；]\s*\d+)*)\s*[\]】]")
 _NO_ANSWER = re.compile(r"\bNO[_ ]ANSWER\b", re.IGNORECASE)
 
@@ -47,3 +49,18 @@ def is_no_answer(answer: str) -> bool:
 
 def strip_citations(answer: str) -> str:
     return _GROUP.sub("", answer)
+
+
+_CLOSED = re.compile(r"[.!?。！？…:：)\]】」』\"'”’]\s*(?:\[\d+\])*\s*$")
+
+
+def drop_cut_off(text: str, *, hit_limit: bool) -> str:
+    """Without a generation that stopped at its token limit's last, unfinished sentence.
+
+    A model cut off by ``max_new_tokens`` ends mid-sentence or mid-word; a reader should never see
+    that fragment. A reply that ended by itself is left as it is (a list item may lack a full stop).
+    """
+    if not hit_limit or _CLOSED.search(text.strip()):
+        return text
+    sentences = split_sentences(text)
+    return "".join(sentences[:-1]).rstrip() if len(sentences) > 1 else ""

@@ -19,7 +19,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
 from babelrag.chains.answer import pack_passages
-from babelrag.chains.citations import strip_citations
+from babelrag.chains.citations import drop_cut_off, strip_citations
 from babelrag.chains.generator import Decoding, LocalChatModel
 from babelrag.chains.grounding import Grounder
 from babelrag.chains.prompting import render
@@ -95,14 +95,16 @@ class ExpandChain(Runnable[dict[str, Any], Expansion | None]):
             sentences=str(n_sentences),
         )
         started = time.perf_counter()
-        reply = self.llm.invoke(messages, decoding=Decoding(max_new_tokens=60 * n_sentences + 40))
+        limit = 60 * n_sentences + 40
+        reply = self.llm.invoke(messages, decoding=Decoding(max_new_tokens=limit))
         timings["generate_s"] = time.perf_counter() - started
         started = time.perf_counter()
         check = RunnableLambda(
             lambda reply_text: self.grounder.ground(reply_text, used, boilerplate=section.splitlines()),
             name="ground",
         )
-        grounded = check.invoke(str(reply.content))
+        hit_limit = (reply.response_metadata or {}).get("completion_tokens", 0) >= limit
+        grounded = check.invoke(drop_cut_off(str(reply.content), hit_limit=hit_limit))
         timings["ground_s"] = time.perf_counter() - started
         kept = self._in_language(_drop_repeats(grounded.text, section), lang)
         return Expansion(kept, list(used), timings) if kept else None

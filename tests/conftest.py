@@ -85,6 +85,19 @@ def qwen_chat_model():
 
 
 @pytest.fixture(scope="session")
+def llama_chat_model():
+    """The packaged Qwen2.5-Coder-0.5B-Instruct GGUF on the llama.cpp engine, loaded once per session."""
+    from babelrag.agents.hf_models import gguf_file, load_llama
+    from babelrag.chains.llama_cpp import LlamaCppChatModel
+
+    name = "babelrag/qwen2.5-coder-0.5b-instruct-gguf"
+    path = gguf_file(str(_pack_path(name)))
+    assert path is not None, f"{name} holds no .gguf file"
+    llama = load_llama(path, context_tokens=4096, threads=None)
+    return LlamaCppChatModel(llama=llama, model_id=name, context_tokens=4096)
+
+
+@pytest.fixture(scope="session")
 def sample_runtime(tmp_path_factory, e5_embeddings, qwen_chat_model):
     """A runtime over the ingested sample KB, sharing the session's loaded models (never reloaded)."""
     from babelrag.agents.config import load_settings

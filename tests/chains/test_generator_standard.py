@@ -16,6 +16,7 @@ from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
 from babelrag.chains.generator import Decoding, LocalChatModel, TransformersChatModel
+from babelrag.chains.llama_cpp import LlamaCppChatModel
 
 #: Enough for a non-empty greeting; a call then takes about half a second on two CPU cores.
 MAX_NEW_TOKENS = 8
@@ -74,5 +75,39 @@ class TestLocalChatModelIntegration(_LocalChatModelSuite, ChatModelIntegrationTe
             "model": self.generator.model,
             "tokenizer": self.generator.tokenizer,
             "model_id": self.generator.model_id,
+            "decoding": Decoding(max_new_tokens=MAX_NEW_TOKENS),
+        }
+
+
+class _LlamaCppSuite(_LocalChatModelSuite):
+    @property
+    def chat_model_class(self) -> type[BaseChatModel]:
+        return LlamaCppChatModel
+
+
+@pytest.mark.unit
+class TestLlamaCppChatModelUnit(_LlamaCppSuite, ChatModelUnitTests):
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"llama": None, "model_id": "test/gguf"}  # construction touches no model
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+class TestLlamaCppChatModelIntegration(_LlamaCppSuite, ChatModelIntegrationTests):
+    """The packaged 0.5B GGUF on llama.cpp through the suite; one context for the session."""
+
+    generator: LlamaCppChatModel
+
+    @pytest.fixture(autouse=True)
+    def _bind_generator(self, llama_chat_model: LlamaCppChatModel) -> None:
+        self.generator = llama_chat_model
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {
+            "llama": self.generator.llama,
+            "model_id": self.generator.model_id,
+            "context_tokens": self.generator.context_tokens,
             "decoding": Decoding(max_new_tokens=MAX_NEW_TOKENS),
         }

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from babelrag.chains.citations import is_no_answer, parse_citations, strip_citations
 from babelrag.chains.grounding import Grounded, ground_answer
 from babelrag.stores.fakes import KeywordEmbeddings
 
 pytestmark = pytest.mark.unit
 
+
 TEA = "Brewing green tea\nGreen tea tastes best with water at 80 degrees. Steep the leaves for two minutes."
+
+
 BIKE = "Bicycle chains\nA bicycle chain should be cleaned and oiled every 300 kilometres."
+
+
 TITLES = ["Brewing green tea", "Bicycle chains"]
 
 
@@ -149,48 +153,6 @@ class TestGroundAnswer:
         answer = "A bicycle chain should be oiled every 300 kilometres. Green tea tastes best at 80 degrees."
         result = ground(answer, embeddings)
         assert result.cited == [2, 1]
-
-
-class TestParseCitations:
-    def test_groups_and_full_width_brackets_are_normalised(self) -> None:
-        text, cited, invalid = parse_citations("Tea [1, 3] and chains 【2】 and more [3，1].", 3)
-        assert text == "Tea [1][3] and chains [2] and more [3][1]."
-        assert cited == [1, 3, 2] and invalid == []
-
-    def test_invalid_numbers_are_removed_with_their_space(self) -> None:
-        text, cited, invalid = parse_citations("Tea is green [4]. Chains [0, 2] rust [7].", 2)
-        assert text == "Tea is green. Chains [2] rust."
-        assert cited == [2] and invalid == [4, 0, 7]
-
-    def test_no_passages_means_no_valid_citation(self) -> None:
-        assert parse_citations("Tea [1].", 0) == ("Tea.", [], [1])
-
-    def test_brackets_that_are_not_citations_stay(self) -> None:
-        text, cited, _ = parse_citations("Use arr[i] and [x] here.", 3)
-        assert text == "Use arr[i] and [x] here." and cited == []
-
-    def test_strip_citations(self) -> None:
-        assert strip_citations("Tea [1][2] and 【3】.") == "Tea  and ."
-
-
-class TestIsNoAnswer:
-    @pytest.mark.parametrize(
-        "answer",
-        ["NO_ANSWER", "no answer.", "  NO_ANSWER [1]", "NO_ANSWER: the passages are about bikes, not tea."],
-    )
-    def test_no_answer(self, answer: str) -> None:
-        assert is_no_answer(answer)
-
-    @pytest.mark.parametrize(
-        "answer",
-        [
-            "Green tea tastes best with water at 80 degrees.",
-            "No answers were stored before 2019, but green tea tastes best at 80 degrees.",
-            "Green tea tastes best with water at 80 degrees; brew it for two minutes. NO_ANSWER",
-        ],
-    )
-    def test_an_answer(self, answer: str) -> None:
-        assert not is_no_answer(answer)
 
 
 GIT = (
