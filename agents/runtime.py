@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from babelrag.stores.ingest import Ingestor
     from babelrag.stores.knowledge_store import KnowledgeStore
     from babelrag.stores.lexical import BM25Index
+    from babelrag.stores.reembed import ReembedReport
     from babelrag.stores.sessions import SessionStore
 
 
@@ -133,6 +134,21 @@ class Runtime:
 
         return KnowledgeStore(
             client=self.chroma, name=self.settings.kb, embedder=self.embedder, create=create
+        )
+
+    def reembed(self, embedder: str) -> ReembedReport:
+        """Move this knowledge base to the embedding model ``embedder``, from its stored text."""
+        from babelrag.stores.reembed import reembed
+
+        models = self.settings.models.model_copy(update={"embedder": embedder})
+        target = self.derive(self.settings.model_copy(update={"models": models}))
+        return reembed(
+            client=self.chroma,
+            kb=self.settings.kb,
+            embedder=target.embedder,
+            chunker=target.chunker(),
+            batch_size=self.settings.models.embedding_batch_size,
+            progress=self.progress,
         )
 
     def catalog(self) -> Catalog:
@@ -247,33 +263,52 @@ class Runtime:
 
     @cached_property
     def translator(self) -> Translator:
+        """Each language pair goes to its engine (``translation.engine`` and ``.pairs``); an engine
+        loads the first time a pair needs it, and all of them share one cache."""
+        from babelrag.agents.modelpack.apertium import installed_apertium, load_apertium
         from babelrag.chains.translate import (
             TRANSLATE_VARIABLES,
             CachedTranslator,
             LLMTranslator,
+            RoutingTranslator,
             Seq2SeqTranslator,
             TranslationCache,
         )
 
         cfg = self.settings.translation
-        inner: Translator
-        if cfg.model:
-            model, tokenizer = load_seq2seq(self.resolve(cfg.model), self.settings.models.device)
-            inner = Seq2SeqTranslator(
-                model=model,
-                tokenizer=tokenizer,
-                model_id=cfg.model,
-                languages=cfg.model_languages,
-                pair=translation_pair(cfg.model_pair),
-            )
-        else:
-            inner = LLMTranslator(
-                llm=self.translation_llm.bind(decoding=self.decoding(strategy="greedy", max_new_tokens=96)),
-                prompt=self.prompt("translate_query", TRANSLATE_VARIABLES),
-                model_id=self.settings.models.generator,
-            )
         cache = TranslationCache(self.settings.cache_dir / "translations.sqlite" if cfg.cache else ":memory:")
-        return CachedTranslator(inner, cache)
+
+        def model() -> Translator:
+            hf_model, tokenizer = load_seq2seq(self.resolve(str(cfg.model)), self.settings.models.device)
+            return CachedTranslator(
+                Seq2SeqTranslator(
+                    model=hf_model,
+                    tokenizer=tokenizer,
+                    model_id=str(cfg.model),
+                    languages=cfg.model_languages,
+                    pair=translation_pair(cfg.model_pair),
+                ),
+                cache,
+            )
+
+        def llm() -> Translator:
+            decoding = self.decoding(strategy="greedy", max_new_tokens=96)
+            return CachedTranslator(
+                LLMTranslator(
+                    llm=self.translation_llm.bind(decoding=decoding),
+                    prompt=self.prompt("translate_query", TRANSLATE_VARIABLES),
+                    model_id=self.settings.models.generator,
+                ),
+                cache,
+            )
+
+        def apertium() -> Translator:
+            return CachedTranslator(load_apertium(self.settings.cache_dir), cache)
+
+        has_apertium = installed_apertium(self.settings.cache_dir) is not None
+        routes, default = cfg.routing(apertium_installed=has_apertium)
+        engines = {"llm": llm, "apertium": apertium, **({"model": model} if cfg.model else {})}
+        return RoutingTranslator(engines, default=default, routes=routes)
 
     def lexical_index(self) -> BM25Index:
         from babelrag.stores.lexical import BM25Index

@@ -72,10 +72,7 @@ class Ingestor:
         self.chunker = chunker
         self.detect_language = detect_language
         self.batch_size = batch_size
-        settings = (
-            f"{CHUNKER_VERSION}:{chunker.max_tokens}:{chunker.overlap_tokens}:{store.embedder.model_id}"
-        )
-        self._settings_hash = hashlib.sha256(settings.encode()).hexdigest()[:12]
+        self._settings_hash = settings_hash(chunker, store.embedder.model_id)
 
     def ingest(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
         progress = progress or NullProgress()
@@ -184,6 +181,17 @@ class Ingestor:
         report.chunks_kept += len(kept)
         report.chunks_removed += len(plan.stale)
         plan.vectors.clear()
+
+
+def settings_hash(chunker: Chunker, embedder_id: str) -> str:
+    """The part of every chunk's fingerprint that says how it was chunked and embedded."""
+    settings = f"{CHUNKER_VERSION}:{chunker.max_tokens}:{chunker.overlap_tokens}:{embedder_id}"
+    return hashlib.sha256(settings.encode()).hexdigest()[:12]
+
+
+def with_settings_hash(fingerprint: str, new_hash: str) -> str:
+    """A chunk's fingerprint (``file hash:settings hash``) with other settings."""
+    return f"{fingerprint.partition(':')[0]}:{new_hash}"
 
 
 def remove_sources(store: KnowledgeStore, paths: Iterable[Path | str]) -> RemoveReport:

@@ -78,6 +78,23 @@ def collection_name(kb: str) -> str:
     return COLLECTION_PREFIX + kb
 
 
+def _short(kb: str) -> str:
+    """Chroma names are limited in length; a hash keeps work collections within it."""
+    import hashlib
+
+    return hashlib.sha256(kb.encode()).hexdigest()[:16]
+
+
+def building_name(kb: str) -> str:
+    """The collection a re-embedding fills before it takes the knowledge base's name."""
+    return "kbnew-" + _short(kb)
+
+
+def previous_name(kb: str) -> str:
+    """The old collection for the moment between the two renames of a re-embedding."""
+    return "kbold-" + _short(kb)
+
+
 class KnowledgeStore:
     """Chunks of one knowledge base with their vectors and metadata.
 
@@ -86,12 +103,19 @@ class KnowledgeStore:
     """
 
     def __init__(
-        self, *, client: ClientAPI, name: str, embedder: TextEmbedder | None, create: bool = True
+        self,
+        *,
+        client: ClientAPI,
+        name: str,
+        embedder: TextEmbedder | None,
+        create: bool = True,
+        collection: str | None = None,
     ) -> None:
         if create and embedder is None:
             raise ValueError("creating a knowledge base needs its embedder")
         self.client = client
         self.name = name
+        self._collection_name = collection or collection_name(name)  # another only while re-embedding
         self._embedder = embedder
         self.collection = self._open(create)
         self._languages: tuple[int, Counter[str]] | None = None
@@ -103,8 +127,12 @@ class KnowledgeStore:
         return self._embedder
 
     def _open(self, create: bool) -> Collection:
-        cname = collection_name(self.name)
+        cname = self._collection_name
         existing = {c.name for c in self.client.list_collections()}
+        interrupted = previous_name(self.name) in existing and cname == collection_name(self.name)
+        if cname not in existing and interrupted:  # a re-embedding stopped between its two renames
+            self.client.get_collection(previous_name(self.name)).modify(name=cname)
+            existing.add(cname)
         if cname in existing:
             collection = self.client.get_collection(cname, embedding_function=None)
             if self._embedder is not None:

@@ -70,6 +70,54 @@ def drop(
     out.print(f"dropped {name}")
 
 
+@kb_app.command("reembed")
+def reembed(
+    ctx: typer.Context,
+    embedder: Annotated[
+        str,
+        typer.Option(
+            "--embedder", help="The new embedding model: a babelrag/ pack name, a HF id or a folder."
+        ),
+    ],
+    kb: KbOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Move a knowledge base to another embedding model, from the text it stores (no file is read).
+
+    The old index stays in use until the new one is complete.
+    """
+    from dataclasses import asdict
+
+    from babelrag.agents.console import out
+
+    with runtime_for(ctx, kb=kb) as rt:
+        kb_info = rt.catalog().info(rt.settings.kb)
+        if kb_info.embedder_id == embedder:
+            out.print(f"{kb_info.name} already uses {embedder}; nothing to do", highlight=False)
+            return
+        if not yes and not json_output:
+            typer.confirm(
+                f"Re-embed {kb_info.chunks} chunks of {kb_info.name!r} with {embedder} "
+                f"(now {kb_info.embedder_id})?",
+                abort=True,
+            )
+        report = rt.reembed(embedder)
+    if json_output:
+        typer.echo(json.dumps(asdict(report), indent=2))
+        return
+    out.print(
+        f"re-embedded {report.chunks} chunks of {report.kb} with {report.new_embedder} "
+        f"({report.dimension} dimensions) in {report.seconds:.0f} s",
+        highlight=False,
+    )
+    out.print(
+        f"use it with models.embedder = {report.new_embedder!r} in the config, "
+        f"or BABELRAG_MODELS__EMBEDDER={report.new_embedder}",
+        highlight=False,
+    )
+
+
 @config_app.command("show")
 def show(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Print the effective settings (defaults < config file < environment < flags)."""

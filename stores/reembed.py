@@ -1,0 +1,101 @@
+"""Moving a knowledge base to another embedding model, from the text it already stores.
+
+No file is read again: every chunk's stored text is embedded with the new model into a new
+collection. The old index stays as it was until the new one is complete; then the new collection
+takes the knowledge base's name (two renames, and an interrupted swap is undone the next time the
+knowledge base is opened) and the old one is deleted. An interrupted run leaves the old index in
+use and starts over next time. Chunk fingerprints are rewritten for the new embedder, so an
+unchanged file stays unchanged on the next ingest.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from babelrag.stores.chunking import Chunker
+from babelrag.stores.embeddings import TextEmbedder
+from babelrag.stores.ingest import settings_hash, with_settings_hash
+from babelrag.stores.knowledge_store import (
+    KnowledgeStore,
+    building_name,
+    collection_name,
+    previous_name,
+)
+from babelrag.stores.progress import NullProgress, Progress
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+
+
+@dataclass(frozen=True)
+class ReembedReport:
+    kb: str
+    chunks: int
+    old_embedder: str | None
+    new_embedder: str
+    dimension: int
+    seconds: float
+
+
+def reembed(
+    *,
+    client: ClientAPI,
+    kb: str,
+    embedder: TextEmbedder,
+    chunker: Chunker,
+    batch_size: int = 16,
+    progress: Progress | None = None,
+) -> ReembedReport:
+    """Re-embed every chunk of ``kb`` with ``embedder``; ``chunker`` gives the new fingerprints."""
+    progress = progress or NullProgress()
+    started = time.perf_counter()
+    old = KnowledgeStore(client=client, name=kb, embedder=None, create=False)
+    old_id = old.metadata.get("embedder_id")
+    _drop(client, building_name(kb))  # what an interrupted run left
+    new = KnowledgeStore(client=client, name=kb, embedder=embedder, create=True, collection=building_name(kb))
+    new_hash = settings_hash(chunker, embedder.model_id)
+    total = old.count()
+    with progress.task(f"re-embedding {kb} with {embedder.model_id}", total=total) as task:
+        page: list[tuple[str, str, dict]] = []
+        for chunk in old.iter_chunks(texts=True):
+            page.append(chunk)
+            if len(page) == 512:
+                _embed_page(new, page, new_hash, batch_size, task)
+                page = []
+        _embed_page(new, page, new_hash, batch_size, task)
+    if new.count() != total:
+        raise RuntimeError(f"re-embedding {kb}: {new.count()} of {total} chunks written")  # a bug, not input
+    _swap(client, kb)
+    return ReembedReport(
+        kb, total, old_id, embedder.model_id, embedder.dimension, time.perf_counter() - started
+    )
+
+
+def _embed_page(
+    new: KnowledgeStore, page: list[tuple[str, str, dict]], new_hash: str, batch_size: int, task
+) -> None:
+    page = sorted(page, key=lambda chunk: len(chunk[1]))  # similar lengths pad little in a batch
+    for start in range(0, len(page), batch_size):
+        batch = page[start : start + batch_size]
+        vectors = new.embedder.embed_documents([text for _, text, _ in batch])
+        metadatas = []
+        for _, _, meta in batch:
+            meta = dict(meta)
+            if "fingerprint" in meta:
+                meta["fingerprint"] = with_settings_hash(str(meta["fingerprint"]), new_hash)
+            metadatas.append(meta)
+        new.upsert([cid for cid, _, _ in batch], [text for _, text, _ in batch], metadatas, vectors)
+        task.advance(len(batch))
+
+
+def _swap(client: ClientAPI, kb: str) -> None:
+    client.get_collection(collection_name(kb)).modify(name=previous_name(kb))
+    client.get_collection(building_name(kb)).modify(name=collection_name(kb))
+    _drop(client, previous_name(kb))
+
+
+def _drop(client: ClientAPI, name: str) -> None:
+    if name in {c.name for c in client.list_collections()}:
+        client.delete_collection(name)
