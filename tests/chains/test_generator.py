@@ -86,7 +86,9 @@ class TestModelDecodingArguments:
     """How LocalChatModel merges its default, a per-call Decoding, LangChain's stop and overrides."""
 
     def model(self) -> TransformersChatModel:
-        return TransformersChatModel(model=None, tokenizer=None, decoding=Decoding(max_new_tokens=200, stop=("A",)))
+        return TransformersChatModel(
+            model=None, tokenizer=None, decoding=Decoding(max_new_tokens=200, stop=("A",))
+        )
 
     def test_default_decoding(self) -> None:
         assert self.model()._decoding(None, {}) == Decoding(max_new_tokens=200, stop=("A",))
