@@ -26,7 +26,18 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_KB = REPO / "examples" / "sample_kb"
 SAMPLE_QUESTIONS = REPO / "examples" / "sample_kb_questions.md"
-PACKAGES = ("torch", "transformers", "sentence-transformers", "chromadb", "langchain-chroma", "numpy")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "llama_cpp_python",
+    "gguf",
+    "sentence-transformers",
+    "chromadb",
+    "langchain-chroma",
+    "numpy",
+)
+#: ``NAME=PATH,...``: a model file or folder to use for a generator not (yet) in the installed pack.
+MODEL_PATHS_ENV = "BABELRAG_BENCH_MODELS"
 
 
 # -- timing ---------------------------------------------------------------------------------
@@ -150,6 +161,65 @@ def sample_questions(numbers: Iterable[int]) -> list[dict[str, str]]:
         if len(cells) >= 3 and cells[0].isdigit():
             rows[int(cells[0])] = {"number": cells[0], "lang": cells[1], "question": cells[2].strip("`")}
     return [rows[n] for n in numbers]
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A generator the engine sections compare: its engine, its model and the model's size."""
+
+    engine: str  # "transformers" | "llama.cpp", as generation.engine names them
+    model: str  # a babelrag/ pack name
+    size: str  # engines are compared at the same size
+
+    @property
+    def label(self) -> str:
+        return f"{self.engine} {self.size}"
+
+
+GENERATORS = (
+    Generator("transformers", "babelrag/qwen2.5-coder-0.5b-instruct", "0.5B"),
+    Generator("llama.cpp", "babelrag/qwen2.5-coder-0.5b-instruct-gguf", "0.5B"),
+    Generator("llama.cpp", "babelrag/qwen2.5-coder-1.5b-instruct-gguf", "1.5B"),
+)
+
+
+def available_generators() -> tuple[list[tuple[Generator, str]], list[str]]:
+    """(generator, model location) for each generator that can run, and a note for each that can't.
+
+    A pack model counts when it is installed; ``BABELRAG_BENCH_MODELS`` (``NAME=PATH,...``) names a
+    file or folder to use instead, for a model the pack does not build yet.
+    """
+    from babelrag.agents.config import default_cache_dir
+    from babelrag.agents.modelpack.registry import ModelPack
+    from babelrag.stores.errors import BabelragError
+
+    paths = dict(item.split("=", 1) for item in os.environ.get(MODEL_PATHS_ENV, "").split(",") if "=" in item)
+    pack = ModelPack(default_cache_dir())
+    found, skipped = [], []
+    for generator in GENERATORS:
+        short = generator.model.removeprefix("babelrag/")
+        given = paths.get(generator.model) or paths.get(short)
+        if given:
+            if Path(given).expanduser().exists():
+                found.append((generator, str(Path(given).expanduser())))
+            else:
+                skipped.append(
+                    f"{generator.label} skipped: {MODEL_PATHS_ENV} names {given}, which does not exist"
+                )
+            continue
+        try:
+            status = pack.status(generator.model)
+        except BabelragError as exc:
+            skipped.append(f"{generator.label} skipped: {exc.message}")
+            continue
+        if status.installed:
+            found.append((generator, generator.model))
+        else:
+            skipped.append(
+                f"{generator.label} skipped: {generator.model} is not installed "
+                f"(`{status.model.install_command}`)"
+            )
+    return found, skipped
 
 
 # -- tables ---------------------------------------------------------------------------------

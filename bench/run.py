@@ -25,7 +25,7 @@ if str(REPO) not in sys.path:  # `python bench/run.py` puts bench/, not the repo
 
 from bench.common import Table, current_rss_mb, fmt, machine_info, peak_rss_mb  # noqa: E402
 
-SECTIONS = ("embedding", "ingestion", "search", "generation", "ask")
+SECTIONS = ("embedding", "ingestion", "search", "engines", "ask")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +148,8 @@ def memory_table(sections: dict[str, dict[str, Any]]) -> Table:
         rows,
         [
             "Peak = ru_maxrss of the section's own process (torch allocations included); start = the bare "
-            "interpreter before the section imported anything heavy.",
+            "interpreter before the section imported anything heavy. engines and ask load each generator "
+            "in a worker process of its own: their peaks are in sections 4 and 5.",
             "Load average at the section's start and end: a section alone keeps it near 2 (its own "
             "threads); higher means other processes competed for the cores, and small torch ops in "
             "the main thread slow down sharply then (see bench/README.md).",
