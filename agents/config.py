@@ -49,15 +49,28 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: One-word names for the packaged generators: ``models.generator = "qwen-1.5b"``.
+GENERATOR_ALIASES = {
+    "qwen-0.5b": "babelrag/qwen2.5-coder-0.5b-instruct-gguf",
+    "qwen-1.5b": "babelrag/qwen2.5-coder-1.5b-instruct-gguf",
+}
+
+
 class ModelSettings(_Section):
     embedder: str = Field(
         "babelrag/multilingual-e5-small",
         description="Embedding model: a babelrag/ pack name, a Hugging Face id, or a local folder.",
     )
     generator: str = Field(
-        "babelrag/qwen2.5-coder-0.5b-instruct",
-        description="Generator (causal LM): a babelrag/ pack name, a Hugging Face id, or a local folder.",
+        "babelrag/qwen2.5-coder-0.5b-instruct-gguf",
+        description="Generator: a babelrag/ pack name (or qwen-0.5b / qwen-1.5b for the packaged GGUFs), "
+        "a Hugging Face id, a local model folder or a .gguf file.",
     )
+
+    @field_validator("generator")
+    @classmethod
+    def _generator_alias(cls, value: str) -> str:
+        return GENERATOR_ALIASES.get(value.strip().lower(), value)
     device: str = Field("cpu", description="Torch device for the local models.")
     embedding_batch_size: int = Field(16, ge=1, le=1024, description="Texts embedded per batch.")
     query_prompt: str | None = Field(None, description="Prefix for queries; default: the model's own prompt.")

@@ -98,8 +98,9 @@ def llama_chat_model():
 
 
 @pytest.fixture(scope="session")
-def sample_runtime(tmp_path_factory, e5_embeddings, qwen_chat_model):
-    """A runtime over the ingested sample KB, sharing the session's loaded models (never reloaded)."""
+def sample_runtime(tmp_path_factory, e5_embeddings, request):
+    """A runtime over the ingested sample KB with the default generator and engine, sharing the
+    session's loaded models (never reloaded)."""
     from babelrag.agents.config import load_settings
     from babelrag.agents.runtime import Runtime
 
@@ -109,7 +110,9 @@ def sample_runtime(tmp_path_factory, e5_embeddings, qwen_chat_model):
     )
     rt = Runtime(settings)
     rt.__dict__["embedder"] = e5_embeddings
-    rt.__dict__["llm"] = qwen_chat_model.model_copy(
+    gguf = settings.models.generator.endswith("-gguf")
+    generator = request.getfixturevalue("llama_chat_model" if gguf else "qwen_chat_model")
+    rt.__dict__["llm"] = generator.model_copy(
         update={"decoding": rt.decoding(), "context_tokens": settings.generation.context_tokens}
     )
     report = rt.ingestor().ingest([SAMPLE_KB])

@@ -90,3 +90,10 @@ def test_invalid_env_value_says_which_variable(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert "BABELRAG_SEARCH__K" in str(info.value)
+
+
+def test_one_word_names_pick_the_packaged_generators(monkeypatch) -> None:
+    monkeypatch.setenv("BABELRAG_MODELS__GENERATOR", "qwen-1.5b")
+    assert load_settings().models.generator == "babelrag/qwen2.5-coder-1.5b-instruct-gguf"
+    assert load_settings(models={"generator": "Qwen-0.5B"}).models.generator.endswith("0.5b-instruct-gguf")
+    assert load_settings(models={"generator": "my/model"}).models.generator == "my/model"

@@ -66,7 +66,7 @@ def test_search_with_language_and_metadata_filters(kb_home: Path) -> None:
 def test_search_with_translation_finds_the_english_passage_first(kb_home: Path) -> None:
     from tests.conftest import _pack_path
 
-    _pack_path("babelrag/qwen2.5-coder-0.5b-instruct")  # skips (or fails under make test) without it
+    _pack_path("babelrag/qwen2.5-coder-0.5b-instruct-gguf")  # skips (or fails under make test) without it
     question = "绿茶应该用多少度的水冲泡？"  # plain dense search ranks a Chinese tea passage first
     proc = babelrag(kb_home, "search", question, "--kb", "sample", "-k", "3", "--translate", "--json")
     hits = json.loads(proc.stdout)
