@@ -71,8 +71,15 @@ class ModelSettings(_Section):
     @classmethod
     def _generator_alias(cls, value: str) -> str:
         return GENERATOR_ALIASES.get(value.strip().lower(), value)
+
     device: str = Field("cpu", description="Torch device for the local models.")
     embedding_batch_size: int = Field(16, ge=1, le=1024, description="Texts embedded per batch.")
+    embedding_backend: Literal["torch", "onnx-int8"] = Field(
+        "torch",
+        description="How the embedder runs: torch (fp32, any device) or onnx-int8 (ONNX Runtime on the "
+        "CPU, int8 weights, ~3x faster; built once from the model into the cache folder). A knowledge "
+        "base keeps the backend it was built with: its vectors do not mix with the other's.",
+    )
     query_prompt: str | None = Field(None, description="Prefix for queries; default: the model's own prompt.")
     document_prompt: str | None = Field(
         None, description="Prefix for passages; default: the model's own prompt."

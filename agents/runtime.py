@@ -107,16 +107,26 @@ class Runtime:
 
     @cached_property
     def embedder(self) -> SentenceTransformerEmbeddings:
+        from babelrag.agents.hf_models import embedder_id
         from babelrag.stores.embeddings import SentenceTransformerEmbeddings
 
         spec = self.settings.models.embedder
         location = self.resolve(spec)
         quiet_hf_logging()
         with self.progress.task(f"loading embedder {spec}"):
-            model = load_sentence_transformer(location, self.settings.models.device)
+            model = load_sentence_transformer(
+                location,
+                self.settings.models.device,
+                backend=self.settings.models.embedding_backend,
+                cache_dir=self.settings.cache_dir,
+                progress=self.progress,
+            )
         return SentenceTransformerEmbeddings(
             model,
-            model_id=spec if not Path(spec).expanduser().exists() else location,
+            model_id=embedder_id(
+                spec if not Path(spec).expanduser().exists() else location,
+                self.settings.models.embedding_backend,
+            ),
             batch_size=self.settings.models.embedding_batch_size,
             query_prompt=self.settings.models.query_prompt,
             document_prompt=self.settings.models.document_prompt,

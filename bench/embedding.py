@@ -1,58 +1,87 @@
-"""Embedding throughput: babelrag's ``embed_documents`` vs plain ``SentenceTransformer.encode``.
+"""Embedding throughput: babelrag's ``embed_documents`` on each backend vs ``SentenceTransformer.encode``.
 
-Both run the same model object on the same passages with the same batch size and the e5
-``passage: `` prompt, so the difference is babelrag's wrapper (prompt lookup, normalisation flag,
-``.tolist()`` for the LangChain interface). Runs alternate between the two to cancel drift.
+The torch backend and the baseline run the same model object on the same passages with the same
+batch size and the e5 ``passage: `` prompt, so their difference is babelrag's wrapper (prompt
+lookup, normalisation flag, ``.tolist()`` for the LangChain interface). The onnx-int8 backend runs
+the int8 ONNX graph of the same model through ONNX Runtime (``models.embedding_backend``); its
+vectors are compared with the torch ones by cosine. Runs alternate the order of the three to
+cancel drift; the int8 graph is built first if the cache does not hold it yet (timed apart).
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from bench.common import Table, bench_settings, fmt, passages, ratio, sample_chunks, timed
 
-TITLE = "1. Embedding throughput (real model, sample KB passages)"
+TITLE = "1. Embedding throughput (real model, sample KB passages): torch fp32 vs ONNX int8"
+RUNS = ("torch", "onnx-int8", "baseline")
+_HOW_LOADED = {
+    True: "building its graph first",
+    False: "its graph from the cache",
+    None: "graph built if not cached",
+}
 
 
 def run(quick: bool) -> dict[str, Any]:
     import numpy as np
+    import torch
 
+    from babelrag.agents.hf_models import ONNX_MANIFEST, int8_target, onnx_int8_folder
     from babelrag.agents.runtime import Runtime
 
-    n, reps = (50, 2) if quick else (200, 2)
+    n, reps = (50, 2) if quick else (200, 3)
     with tempfile.TemporaryDirectory() as tmp:
         runtime = Runtime(bench_settings(Path(tmp)))
-        embedder = runtime.embedder
+        started = time.perf_counter()
+        torch_embedder = runtime.embedder
+        torch_load_s = time.perf_counter() - started
         texts = passages(sample_chunks(runtime.chunker()), n)
-    model, batch = embedder.model, embedder.batch_size
+        int8_runtime = Runtime(bench_settings(Path(tmp), models={"embedding_backend": "onnx-int8"}))
+        location, cache_dir = runtime.resolve(runtime.settings.models.embedder), runtime.settings.cache_dir
+        built = not (onnx_int8_folder(location, cache_dir, int8_target()) / ONNX_MANIFEST).exists()
+        started = time.perf_counter()
+        int8_embedder = int8_runtime.embedder  # builds the graph when the cache lacks it
+        int8_load_s = time.perf_counter() - started
+    model, batch = torch_embedder.model, torch_embedder.batch_size
     prompt = "passage: "
     tokens = _tokens(model, [prompt + t for t in texts])
 
-    def ours() -> Any:
-        return embedder.embed_documents(texts)
-
-    def plain() -> Any:
-        return model.encode(texts, prompt=prompt, batch_size=batch)
-
-    model.encode(texts[: 2 * batch], prompt=prompt, batch_size=batch)  # warm-up
-    samples: dict[str, list[float]] = {"babelrag": [], "baseline": []}
+    fns = {
+        "torch": lambda: torch_embedder.embed_documents(texts),
+        "onnx-int8": lambda: int8_embedder.embed_documents(texts),
+        "baseline": lambda: model.encode(texts, prompt=prompt, batch_size=batch),
+    }
+    for embedder in (torch_embedder, int8_embedder):  # warm-up
+        embedder.model.encode(texts[: 2 * batch], prompt=prompt, batch_size=batch)
+    samples: dict[str, list[float]] = {name: [] for name in RUNS}
     outputs: dict[str, Any] = {}
+    load = [os.getloadavg()[0]]
     for rep in range(reps):
-        order = [("babelrag", ours), ("baseline", plain)]
-        for name, fn in order if rep % 2 == 0 else order[::-1]:
-            seconds, outputs[name] = timed(fn)
+        for name in RUNS if rep % 2 == 0 else RUNS[::-1]:
+            seconds, outputs[name] = timed(fns[name])
             samples[name].append(seconds)
-    diff = float(np.abs(np.asarray(outputs["babelrag"]) - np.asarray(outputs["baseline"])).max())
+        load.append(os.getloadavg()[0])
+    fp32, int8 = np.asarray(outputs["torch"]), np.asarray(outputs["onnx-int8"])
+    cosine = (fp32 * int8).sum(axis=1)  # both are normalised
     result: dict[str, Any] = {
         "passages": n,
         "mean_chars": sum(map(len, texts)) / n,
         "tokens": tokens,
         "batch_size": batch,
-        "document_prompt": embedder.document_prompt,
+        "document_prompt": torch_embedder.document_prompt,
         "repetitions": reps,
-        "max_abs_diff": diff,
+        "max_abs_diff": float(np.abs(fp32 - np.asarray(outputs["baseline"])).max()),
+        "int8_cosine": {"min": float(cosine.min()), "mean": float(cosine.mean())},
+        "int8_target": int8_target(),
+        "load_s": {"torch": torch_load_s, "onnx-int8": int8_load_s},
+        "int8_built": built,
+        "torch_threads": torch.get_num_threads(),
+        "loadavg_1min_during": load,
     }
     for name, seconds in samples.items():
         best = min(seconds)
@@ -67,28 +96,40 @@ def _tokens(model: Any, texts: list[str]) -> int:
 
 
 def table(r: dict[str, Any]) -> Table:
-    ours, base = r["babelrag"], r["baseline"]
+    fp32, int8, base = r["torch"], r["onnx-int8"], r["baseline"]
+    rows = [
+        [
+            label,
+            fmt(fp32[key], digits),
+            fmt(int8[key], digits),
+            fmt(base[key], digits),
+            ratio(int8[key], fp32[key]),
+            ratio(fp32[key], base[key]),
+        ]
+        for label, key, digits in (("passages/s", "passages_per_s", 1), ("tokens/s", "tokens_per_s", 0))
+    ]
+    load = r.get("loadavg_1min_during", [])
     return Table(
         TITLE,
-        ["figure", "babelrag embed_documents", "SentenceTransformer.encode", "babelrag / baseline"],
         [
-            [
-                "passages/s",
-                fmt(ours["passages_per_s"]),
-                fmt(base["passages_per_s"]),
-                ratio(ours["passages_per_s"], base["passages_per_s"]),
-            ],
-            [
-                "tokens/s",
-                fmt(ours["tokens_per_s"], 0),
-                fmt(base["tokens_per_s"], 0),
-                ratio(ours["tokens_per_s"], base["tokens_per_s"]),
-            ],
+            "figure",
+            "babelrag torch (fp32)",
+            "babelrag onnx-int8",
+            "SentenceTransformer.encode",
+            "int8 / torch",
+            "torch / baseline",
         ],
+        rows,
         [
             f"{r['passages']} passages of ~{r['mean_chars']:.0f} characters ({r['tokens']:,} tokens with "
             f"prompt, cut at 512), batch size {r['batch_size']}, prompt {r['document_prompt']!r}; "
-            f"best of {r['repetitions']} alternating runs.",
-            f"Largest difference between the two outputs: {r['max_abs_diff']:.1e} (same vectors).",
+            f"best of {r['repetitions']} runs alternating the order of the three.",
+            f"onnx-int8: dynamic int8 quantization for {r['int8_target']}; cosine to the torch vectors of "
+            f"the same passages min {r['int8_cosine']['min']:.4f}, mean {r['int8_cosine']['mean']:.4f}. "
+            f"Loading took {r['load_s']['torch']:.1f} s (torch) and {r['load_s']['onnx-int8']:.1f} s "
+            f"(onnx-int8, {_HOW_LOADED[r.get('int8_built')]}).",
+            f"torch and the baseline differ by at most {r['max_abs_diff']:.1e} (same vectors). "
+            f"torch threads {r['torch_threads']}, ONNX Runtime its default (physical cores); "
+            f"1-min load average during the runs {', '.join(f'{x:.1f}' for x in load)}.",
         ],
     )

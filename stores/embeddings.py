@@ -3,16 +3,22 @@
 e5 models need ``query: `` before queries and ``passage: `` before passages; without them
 cross-lingual retrieval gets markedly worse. The prompts come from the model's own config
 (``prompts`` in config_sentence_transformers.json) unless given explicitly.
+
+The model is a ``SentenceTransformer`` (fp32 torch) or an :class:`OnnxSentenceEncoder` (an int8
+ONNX graph of the same model, ``models.embedding_backend = "onnx-int8"``). Their vectors are close
+but not interchangeable, so the composition root gives them different ``model_id`` values
+(``agents/hf_models.py``, ``embedder_id``, has the measurements).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from langchain_core.embeddings import Embeddings
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    import numpy as np
 
 _QUERY_NAMES = ("query",)
 _DOCUMENT_NAMES = ("document", "passage", "corpus")
@@ -37,12 +43,25 @@ class TextEmbedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+class SentenceEncoder(Protocol):
+    """What :class:`SentenceTransformerEmbeddings` uses of a model: ``SentenceTransformer`` has it,
+    and so has :class:`OnnxSentenceEncoder`."""
+
+    tokenizer: Any
+    max_seq_length: int
+    prompts: dict[str, str]
+
+    def get_embedding_dimension(self) -> int | None: ...
+
+    def encode(self, sentences: list[str], **kwargs: Any) -> np.ndarray: ...
+
+
 class SentenceTransformerEmbeddings(Embeddings):
-    """Normalised embeddings from a loaded ``SentenceTransformer`` (built by the composition root)."""
+    """Normalised embeddings from a loaded sentence encoder (built by the composition root)."""
 
     def __init__(
         self,
-        model: SentenceTransformer,
+        model: SentenceEncoder,
         *,
         model_id: str,
         batch_size: int = 16,
@@ -94,6 +113,67 @@ class SentenceTransformerEmbeddings(Embeddings):
             convert_to_numpy=True,
             show_progress_bar=self.show_progress,
         )
+
+
+class OnnxSentenceEncoder:
+    """A sentence-embedding ONNX graph run by ONNX Runtime, in place of a ``SentenceTransformer``.
+
+    The graph takes token ids and the attention mask and returns the sentence vector: the
+    transformer, pooling and normalisation are inside it, so here only prompts, tokenising and
+    batching happen, the way ``SentenceTransformer.encode`` does them (prompt prepended, longest
+    texts batched together so little is padded, cut at ``max_seq_length``). The session and the
+    tokenizer are loaded by the composition root. An int8 graph quantizes activations with one
+    scale per batch, so a text's vector moves slightly with its batch-mates (cosine >= 0.993
+    between a query alone and in a batch, on Debian Reference titles).
+    """
+
+    def __init__(
+        self,
+        session: Any,
+        tokenizer: Any,
+        *,
+        dimension: int,
+        max_seq_length: int,
+        prompts: Mapping[str, str] | None = None,
+    ) -> None:
+        self.session = session
+        self.tokenizer = tokenizer
+        self.max_seq_length = max_seq_length
+        self.prompts = dict(prompts or {})
+        self._dimension = dimension
+        self._inputs = [i.name for i in session.get_inputs()]
+
+    def get_embedding_dimension(self) -> int:
+        return self._dimension
+
+    def encode(
+        self,
+        sentences: Sequence[str],
+        *,
+        prompt: str | None = None,
+        batch_size: int = 32,
+        normalize_embeddings: bool = False,
+        **_: Any,  # convert_to_numpy, show_progress_bar: always an array, never a bar
+    ) -> np.ndarray:
+        import numpy as np
+
+        texts = [f"{prompt}{t}" if prompt else t for t in sentences]
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            tokens = self.tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=self.max_seq_length,
+                return_tensors="np",
+            )
+            feeds = {name: np.asarray(tokens[name], dtype=np.int64) for name in self._inputs}
+            out[rows] = self.session.run(None, feeds)[0]
+        if normalize_embeddings and len(out):
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
 
 
 def _first(explicit: str | None, prompts: dict[str, str], names: tuple[str, ...], fallback: str) -> str:
