@@ -1,8 +1,9 @@
 """Query translation: the user's query in the knowledge base's other languages.
 
 By default the local generator translates through a prompt file; a dedicated Hugging Face
-translation model (MarianMT, NLLB, M2M100) can be configured instead.
-Translations are cached, and nothing is translated into the query's own language.
+translation model (MarianMT, NLLB, M2M100) or Apertium (``chains/apertium.py``) can be configured
+instead, per language pair (:class:`RoutingTranslator`). Translations are cached, the targets of
+one query are translated concurrently, and nothing is translated into the query's own language.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import hashlib
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -182,16 +184,84 @@ class CachedTranslator:
         self.cache = cache
         self.id = inner.id
         self.calls = 0
+        self._count = threading.Lock()  # targets are translated from several threads
+
+    def supports(self, source: str, target: str) -> bool:
+        return supports_pair(self.inner, source, target)
 
     def translate(self, text: str, source: str, target: str) -> str:
         cached = self.cache.get(self.id, source, target, text)
         if cached is not None:
             return cached
-        self.calls += 1
+        with self._count:
+            self.calls += 1
         result = self.inner.translate(text, source, target)
         if result:
             self.cache.put(self.id, source, target, text, result)
         return result
+
+
+def supports_pair(translator: Translator, source: str, target: str) -> bool:
+    """Whether ``translator`` can translate the pair; one without ``supports`` can translate any."""
+    supports = getattr(translator, "supports", None)
+    return True if supports is None else bool(supports(source, target))
+
+
+class RoutingTranslator:
+    """Sends each language pair to its engine: Apertium for Spanish, the generator for Chinese…
+
+    ``routes`` lists, per ``"source-target"`` pair, the engines to try in order and ``default``
+    those for every other pair: the first that supports the pair translates it, the last one
+    whatever it says. ``engines`` are translators, or functions building one that are called the
+    first time a pair needs that engine, so a setup sending every pair to Apertium never loads
+    the generator.
+    """
+
+    def __init__(
+        self,
+        engines: Mapping[str, Translator | Callable[[], Translator]],
+        *,
+        default: Sequence[str],
+        routes: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        routes = {pair: list(names) for pair, names in (routes or {}).items()}
+        for where, names in [("default", default), *routes.items()]:
+            unknown = [n for n in names if n not in engines]
+            if not names or unknown:
+                raise ValueError(
+                    f"route {where!r} names {unknown or 'no engine'}; engines are {sorted(engines)}"
+                )
+        self._engines = dict(engines)
+        self.default = list(default)
+        self.routes = routes
+        self.id = "route:" + ";".join(
+            f"{pair}={'>'.join(names)}" for pair, names in [("*", self.default), *sorted(routes.items())]
+        )
+        self._chosen: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def engine_for(self, source: str, target: str) -> str:
+        """The name of the engine that translates ``source`` into ``target``."""
+        key = (source, target)
+        if key not in self._chosen:
+            names = self.routes.get(f"{source}-{target}", self.default)
+            chosen = next((n for n in names[:-1] if supports_pair(self.engine(n), source, target)), names[-1])
+            self._chosen[key] = chosen
+        return self._chosen[key]
+
+    def engine(self, name: str) -> Translator:
+        """The engine called ``name``, built on first use (once, even when threads ask together)."""
+        with self._lock:
+            engine = self._engines[name]
+            if not isinstance(engine, Translator):
+                engine = self._engines[name] = engine()
+            return engine
+
+    def supports(self, source: str, target: str) -> bool:
+        return supports_pair(self.engine(self.engine_for(source, target)), source, target)
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        return self.engine(self.engine_for(source, target)).translate(text, source, target)
 
 
 def translation_targets(
@@ -225,22 +295,25 @@ def translate_query(
     targets: Iterable[str],
     *,
     detect_language: Callable[[str], str] | None = None,
+    max_workers: int = 4,
 ) -> dict[str, str]:
     """The query in each target language.
 
-    Failed, empty, unchanged and duplicate translations are dropped, and with
-    ``detect_language`` so is a "translation" that came back in another language than asked
-    (small models sometimes answer in English instead of translating): a wrong query in the
-    fusion only adds noise. A result in *another of the targets* (asked for German, got English)
-    is a translation all the same: it stands in for that target until that target's own
-    translation comes back.
+    The targets are translated concurrently (a generator serialises on its own lock; Apertium
+    processes and cache hits run side by side), then judged in the order given, so the result
+    does not depend on which finished first. Failed, empty, unchanged and duplicate translations
+    are dropped, and with ``detect_language`` so is a "translation" that came back in another
+    language than asked (small models sometimes answer in English instead of translating): a
+    wrong query in the fusion only adds noise. A result in *another of the targets* (asked for
+    German, got English) is a translation all the same: it stands in for that target until that
+    target's own translation comes back.
     """
     targets = [t for t in dict.fromkeys(targets) if t != source]
     out: dict[str, str] = {}
     stand_ins: set[str] = set()
     seen = {query.strip().casefold()}
-    for target in targets:
-        text = translator.translate(query, source, target)
+    translations = _translate_all(translator, query, source, targets, max_workers)
+    for target, text in zip(targets, translations, strict=True):
         key = text.strip().casefold()
         if not key or key in seen:
             continue
@@ -257,3 +330,14 @@ def translate_query(
             continue
         seen.add(key)
     return {t: out[t] for t in targets if t in out}
+
+
+def _translate_all(
+    translator: Translator, query: str, source: str, targets: list[str], max_workers: int
+) -> list[str]:
+    """The query translated into each target, in the targets' order; an engine's error is raised."""
+    if len(targets) <= 1 or max_workers <= 1:
+        return [translator.translate(query, source, target) for target in targets]
+    with ThreadPoolExecutor(min(max_workers, len(targets)), thread_name_prefix="translate") as pool:
+        futures = [pool.submit(translator.translate, query, source, target) for target in targets]
+        return [future.result() for future in futures]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -17,6 +19,7 @@ from babelrag.chains.translate import (
     TRANSLATE_VARIABLES,
     CachedTranslator,
     LLMTranslator,
+    RoutingTranslator,
     TranslationCache,
     clean_translation,
     translate_query,
@@ -125,7 +128,8 @@ class TestTranslateQuery:
         )
         out = translate_query(translator, self.QUERY, "en", ["de", "zh"])
         assert out == {"de": "Wie mache ich einen Commit rückgängig?", "zh": "如何撤销提交？"}
-        assert translator.calls == [(self.QUERY, "en", "de"), (self.QUERY, "en", "zh")]
+        # concurrent: every target is asked once, in whatever order the threads start
+        assert sorted(translator.calls) == [(self.QUERY, "en", "de"), (self.QUERY, "en", "zh")]
 
     def test_source_language_is_skipped_without_a_call(self) -> None:
         translator = DictTranslator({(self.QUERY, "en", "de"): "Wie mache ich das rückgängig?"})
@@ -303,3 +307,152 @@ class TestLLMTranslator:
         for _ in range(3):
             assert translator.translate("What time is it?", "en", "de") == "Wie spät ist es?"
         assert len(llm.seen) == 1
+
+
+class SlowTranslator(DictTranslator):
+    """Waits ``delays[target]`` seconds; waits at a barrier first, which only concurrent calls pass."""
+
+    def __init__(self, table, delays: dict[str, float], parties: int = 1) -> None:
+        super().__init__(table)
+        self.delays = delays
+        self.barrier = threading.Barrier(parties, timeout=10)
+        self.threads: set[str] = set()
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        self.threads.add(threading.current_thread().name)
+        self.barrier.wait()  # BrokenBarrierError if the targets were translated one after another
+        time.sleep(self.delays.get(target, 0))
+        return super().translate(text, source, target)
+
+
+class TestConcurrentTranslateQuery:
+    QUERY = "How do I undo a commit?"
+    TABLE: ClassVar[dict[tuple[str, str, str], str]] = {
+        (QUERY, "en", "de"): "Wie mache ich einen Commit rückgängig?",
+        (QUERY, "en", "zh"): "如何撤销提交？",
+        (QUERY, "en", "fr"): "Comment annuler un commit ?",
+    }
+
+    def test_targets_are_translated_at_the_same_time(self) -> None:
+        translator = SlowTranslator(self.TABLE, {}, parties=3)
+        out = translate_query(translator, self.QUERY, "en", ["de", "zh", "fr"])
+        assert out == {t: self.TABLE[(self.QUERY, "en", t)] for t in ["de", "zh", "fr"]}
+        assert len(translator.threads) == 3
+
+    def test_order_is_the_targets_not_the_finishing_order(self) -> None:
+        translator = SlowTranslator(self.TABLE, {"de": 0.3, "zh": 0.1, "fr": 0.0}, parties=3)
+        out = translate_query(translator, self.QUERY, "en", ["de", "zh", "fr"])
+        assert list(out) == ["de", "zh", "fr"]
+
+    def test_stand_in_rules_do_not_depend_on_timing(self) -> None:
+        """The stand-in test above, with the target's own translation finishing first."""
+        table = {
+            (self.QUERY, "en", "de"): "Comment annuler un commit ?",  # French, asked German
+            (self.QUERY, "en", "fr"): "Comment puis-je annuler un commit ?",
+        }
+        detected = {"Comment annuler un commit ?": "fr", "Comment puis-je annuler un commit ?": "fr"}
+        for delays in ({"de": 0.2}, {"fr": 0.2}):
+            translator = SlowTranslator(table, delays, parties=2)
+            out = translate_query(translator, self.QUERY, "en", ["de", "fr"], detect_language=detected.get)
+            assert out == {"fr": "Comment puis-je annuler un commit ?"}, delays
+
+    def test_one_target_runs_in_the_callers_thread(self) -> None:
+        translator = SlowTranslator(self.TABLE, {})
+        assert translate_query(translator, self.QUERY, "en", ["en", "zh"]) == {"zh": "如何撤销提交？"}
+        assert translator.threads == {threading.current_thread().name}
+
+    def test_an_engine_error_reaches_the_caller(self) -> None:
+        class Broken(DictTranslator):
+            def translate(self, text: str, source: str, target: str) -> str:
+                if target == "zh":
+                    raise RuntimeError("engine down")
+                return super().translate(text, source, target)
+
+        with pytest.raises(RuntimeError, match="engine down"):
+            translate_query(Broken(self.TABLE), self.QUERY, "en", ["de", "zh"])
+
+    def test_cached_translator_counts_calls_from_threads(self) -> None:
+        cached = CachedTranslator(SlowTranslator(self.TABLE, {}, parties=3), TranslationCache(":memory:"))
+        translate_query(cached, self.QUERY, "en", ["de", "zh", "fr"])
+        assert cached.calls == 3
+        translate_query(cached, self.QUERY, "en", ["de", "zh", "fr"])
+        assert cached.calls == 3, "the second time every target is a cache hit"
+
+
+class PairTranslator(DictTranslator):
+    """Translates only ``pairs``; says so through ``supports``."""
+
+    def __init__(self, table, pairs: set[tuple[str, str]], id: str) -> None:
+        super().__init__(table, id=id)
+        self.pairs = pairs
+
+    def supports(self, source: str, target: str) -> bool:
+        return (source, target) in self.pairs
+
+
+class TestRoutingTranslator:
+    def engines(self):
+        rule_based = PairTranslator({("hola", "es", "en"): "hello"}, {("es", "en"), ("fr", "en")}, "rb")
+        llm = DictTranslator(
+            {("hola", "es", "en"): "hi", ("你好", "zh", "en"): "hello", ("hi", "en", "de"): "hallo"}
+        )
+        return rule_based, llm
+
+    def test_each_pair_goes_to_its_engine(self) -> None:
+        rule_based, llm = self.engines()
+        router = RoutingTranslator(
+            {"apertium": rule_based, "llm": llm}, default=["llm"], routes={"es-en": ["apertium", "llm"]}
+        )
+        assert router.translate("hola", "es", "en") == "hello"
+        assert router.translate("你好", "zh", "en") == "hello"
+        assert (router.engine_for("es", "en"), router.engine_for("zh", "en")) == ("apertium", "llm")
+        assert rule_based.calls == [("hola", "es", "en")] and llm.calls == [("你好", "zh", "en")]
+
+    def test_a_pair_the_engine_lacks_goes_to_the_next(self) -> None:
+        rule_based, llm = self.engines()
+        router = RoutingTranslator({"apertium": rule_based, "llm": llm}, default=["apertium", "llm"])
+        assert router.engine_for("fr", "en") == "apertium"
+        assert router.engine_for("en", "de") == "llm"
+        assert router.translate("hi", "en", "de") == "hallo"
+        assert router.supports("en", "de"), "the last engine takes whatever comes"
+
+    def test_engines_are_built_when_first_needed_and_once(self) -> None:
+        built: list[str] = []
+        rule_based, llm = self.engines()
+
+        def make_llm():
+            built.append("llm")
+            time.sleep(0.05)
+            return llm
+
+        router = RoutingTranslator(
+            {"apertium": rule_based, "llm": make_llm}, default=["llm"], routes={"es-en": ["apertium"]}
+        )
+        assert router.translate("hola", "es", "en") == "hello"
+        assert built == [], "a setup that never needs the generator never loads it"
+        threads = [threading.Thread(target=router.translate, args=("你好", "zh", "en")) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert built == ["llm"]
+
+    def test_translate_query_through_a_router(self) -> None:
+        rule_based, llm = self.engines()
+        router = RoutingTranslator(
+            {"apertium": rule_based, "llm": llm}, default=["llm"], routes={"es-en": ["apertium", "llm"]}
+        )
+        assert translate_query(router, "hola", "es", ["en", "de"]) == {"en": "hello"}
+
+    def test_an_unknown_engine_is_an_error_up_front(self) -> None:
+        _, llm = self.engines()
+        with pytest.raises(ValueError, match=r"'es-en' names \['model'\]"):
+            RoutingTranslator({"llm": llm}, default=["llm"], routes={"es-en": ["model", "llm"]})
+        with pytest.raises(ValueError, match="no engine"):
+            RoutingTranslator({"llm": llm}, default=[])
+
+    def test_cached_engines_keep_their_supports(self) -> None:
+        rule_based, _ = self.engines()
+        cached = CachedTranslator(rule_based, TranslationCache(":memory:"))
+        assert cached.supports("es", "en") and not cached.supports("zh", "en")
+        assert CachedTranslator(DictTranslator({}), TranslationCache(":memory:")).supports("zh", "en")

@@ -108,6 +108,6 @@ def test_runtime_builds_the_configured_translation_model(tiny_marian: Path, tmp_
         translation={"model": str(tiny_marian), "model_pair": "de-en", "cache": False},
     )
     translator = Runtime(settings).translator
-    assert isinstance(translator.inner, Seq2SeqTranslator)
-    assert translator.inner.pair == ("de", "en")
+    engine = translator.engine(translator.engine_for("de", "en"))
+    assert isinstance(engine.inner, Seq2SeqTranslator) and engine.inner.pair == ("de", "en")
     assert isinstance(translator.translate("das ist ein test", "de", "en"), str)
