@@ -202,12 +202,16 @@ def int8_target(cpu_flags: Iterable[str] | None = None, machine: str | None = No
     return next((t for t in ("avx512_vnni", "avx_vnni") if t in flags), "avx2")
 
 
-def _cpu_flags() -> set[str]:
+def _cpuinfo() -> str:
+    """The kernel's CPU description ("" where there is none, e.g. not Linux)."""
     try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return set()
-    found = re.search(r"^flags\s*:(.*)$", text, re.MULTILINE)
+        return ""
+
+
+def _cpu_flags() -> set[str]:
+    found = re.search(r"^flags\s*:(.*)$", _cpuinfo(), re.MULTILINE)
     return set(found.group(1).split()) if found else set()
 
 
@@ -397,10 +401,7 @@ def open_onnx_encoder(folder: Path, manifest: dict[str, Any] | None = None) -> O
 def physical_cores() -> int:
     """Cores, not hardware threads: two threads of one core share its vector units, and a
     generator's matrix work slows down when both compete for them."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        text = ""
+    text = _cpuinfo()
     cores: set[tuple[str, str]] = set()
     physical = core = ""
     for line in [*text.splitlines(), ""]:
