@@ -117,7 +117,7 @@ class Runtime:
             model = load_sentence_transformer(
                 location,
                 self.settings.models.device,
-                backend=self.settings.models.embedding_backend,
+                backend=self.settings.models.backend,
                 cache_dir=self.settings.cache_dir,
                 progress=self.progress,
             )
@@ -125,7 +125,7 @@ class Runtime:
             model,
             model_id=embedder_id(
                 spec if not Path(spec).expanduser().exists() else location,
-                self.settings.models.embedding_backend,
+                self.settings.models.backend,
             ),
             batch_size=self.settings.models.embedding_batch_size,
             query_prompt=self.settings.models.query_prompt,
@@ -146,11 +146,14 @@ class Runtime:
             client=self.chroma, name=self.settings.kb, embedder=self.embedder, create=create
         )
 
-    def reembed(self, embedder: str) -> ReembedReport:
-        """Move this knowledge base to the embedding model ``embedder``, from its stored text."""
+    def reembed(self, embedder: str, *, backend: str | None = None) -> ReembedReport:
+        """Move this knowledge base to ``embedder`` (on ``backend``, default the configured one)."""
         from babelrag.stores.reembed import reembed
 
-        models = self.settings.models.model_copy(update={"embedder": embedder})
+        models = self.settings.models
+        models = models.model_copy(
+            update={"embedder": embedder, "embedding_backend": backend or models.embedding_backend}
+        )
         target = self.derive(self.settings.model_copy(update={"models": models}))
         return reembed(
             client=self.chroma,

@@ -162,8 +162,7 @@ class KnowledgeStore:
             f"knowledge base {self.name!r} was built with the embedding model {stored_id!r} "
             f"({stored_dim} dimensions), but {self.embedder.model_id!r} "
             f"({self.embedder.dimension} dimensions) is configured",
-            hint=f"set models.embedder back to {stored_id!r}, or use another --kb "
-            f"(or `babelrag kb drop {self.name}` and ingest again)",
+            hint=_mismatch_hint(self.name, str(stored_id)),
         )
 
     # -- writing ---------------------------------------------------------------------------
@@ -310,3 +309,13 @@ def build_where(*, lang: str | None, where: Mapping[str, Scalar] | None) -> dict
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _mismatch_hint(kb: str, stored_id: str) -> str:
+    """How to get back to the stored embedder, or move the knowledge base to the configured one."""
+    model, _, backend = stored_id.partition("@")
+    back = f"set models.embedder back to {model!r} with models.embedding_backend = {backend or 'torch'!r}"
+    return (
+        f"{back}, or move the knowledge base to the configured embedder with "
+        f"`babelrag kb reembed --kb {kb}` (from its stored text), or use another --kb"
+    )

@@ -64,6 +64,22 @@ def e5_embeddings():
 
 
 @pytest.fixture(scope="session")
+def default_embeddings():
+    """The packaged e5 on the backend the default settings choose (int8 ONNX on a CPU), loaded once."""
+    from babelrag.agents.config import ModelSettings
+    from babelrag.agents.hf_models import embedder_id, load_sentence_transformer, quiet_hf_logging
+    from babelrag.stores.embeddings import SentenceTransformerEmbeddings
+
+    name = "babelrag/multilingual-e5-small"
+    backend = ModelSettings(device="cpu").backend
+    quiet_hf_logging()
+    model = load_sentence_transformer(
+        str(_pack_path(name)), "cpu", backend=backend, cache_dir=model_cache_dir()
+    )
+    return SentenceTransformerEmbeddings(model, model_id=embedder_id(name, backend), batch_size=16)
+
+
+@pytest.fixture(scope="session")
 def qwen_chat_model():
     """The real packaged Qwen2.5-Coder-0.5B-Instruct as a ``TransformersChatModel``, loaded once per session.
 
@@ -98,9 +114,9 @@ def llama_chat_model():
 
 
 @pytest.fixture(scope="session")
-def sample_runtime(tmp_path_factory, e5_embeddings, request):
-    """A runtime over the ingested sample KB with the default generator and engine, sharing the
-    session's loaded models (never reloaded)."""
+def sample_runtime(tmp_path_factory, default_embeddings, request):
+    """A runtime over the ingested sample KB with the default embedder, generator and engines,
+    sharing the session's loaded models (never reloaded)."""
     from babelrag.agents.config import load_settings
     from babelrag.agents.runtime import Runtime
 
@@ -109,7 +125,7 @@ def sample_runtime(tmp_path_factory, e5_embeddings, request):
         home=home, cache_dir=model_cache_dir(), kb="sample", translation={"cache": False}
     )
     rt = Runtime(settings)
-    rt.__dict__["embedder"] = e5_embeddings
+    rt.__dict__["embedder"] = default_embeddings
     gguf = settings.models.generator.endswith("-gguf")
     generator = request.getfixturevalue("llama_chat_model" if gguf else "qwen_chat_model")
     rt.__dict__["llm"] = generator.model_copy(

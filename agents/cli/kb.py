@@ -74,35 +74,51 @@ def drop(
 def reembed(
     ctx: typer.Context,
     embedder: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--embedder", help="The new embedding model: a babelrag/ pack name, a HF id or a folder."
+            "--embedder",
+            help="The new embedding model: a babelrag/ pack name, a HF id or a folder "
+            "(default: models.embedder).",
         ),
-    ],
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help="How the new embedder runs: torch or onnx-int8 (default: what models.embedding_backend "
+            "chooses for the new embedder).",
+        ),
+    ] = None,
     kb: KbOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Move a knowledge base to another embedding model, from the text it stores (no file is read).
 
-    The old index stays in use until the new one is complete.
+    The old index stays in use until the new one is complete. With neither option, the knowledge
+    base moves to the configured embedder and backend.
     """
     from dataclasses import asdict
 
     from babelrag.agents.console import out
+    from babelrag.agents.hf_models import embedder_id
 
     with runtime_for(ctx, kb=kb) as rt:
+        models = rt.settings.models
+        embedder = embedder or models.embedder
+        backend = _backend(backend) if backend else models.model_copy(update={"embedder": embedder}).backend
+        target_id = embedder_id(embedder, backend)
         kb_info = rt.catalog().info(rt.settings.kb)
-        if kb_info.embedder_id == embedder:
-            out.print(f"{kb_info.name} already uses {embedder}; nothing to do", highlight=False)
+        if kb_info.embedder_id == target_id:
+            out.print(f"{kb_info.name} already uses {target_id}; nothing to do", highlight=False)
             return
         if not yes and not json_output:
             typer.confirm(
-                f"Re-embed {kb_info.chunks} chunks of {kb_info.name!r} with {embedder} "
+                f"Re-embed {kb_info.chunks} chunks of {kb_info.name!r} with {target_id} "
                 f"(now {kb_info.embedder_id})?",
                 abort=True,
             )
-        report = rt.reembed(embedder)
+        report = rt.reembed(embedder, backend=backend)
     if json_output:
         typer.echo(json.dumps(asdict(report), indent=2))
         return
@@ -112,10 +128,22 @@ def reembed(
         highlight=False,
     )
     out.print(
-        f"use it with models.embedder = {report.new_embedder!r} in the config, "
-        f"or BABELRAG_MODELS__EMBEDDER={report.new_embedder}",
+        f"use it with models.embedder = {embedder!r} and models.embedding_backend = {backend!r} in the "
+        f"config, or BABELRAG_MODELS__EMBEDDER={embedder} BABELRAG_MODELS__EMBEDDING_BACKEND={backend}",
         highlight=False,
     )
+
+
+def _backend(name: str) -> str:
+    from typing import get_args
+
+    from babelrag.agents.config import EmbeddingBackend
+    from babelrag.stores.errors import ConfigError
+
+    choices = [c for c in get_args(EmbeddingBackend) if c != "auto"]
+    if name not in choices:
+        raise ConfigError(f"unknown embedding backend {name!r}", hint=f"choose one of {', '.join(choices)}")
+    return name
 
 
 @config_app.command("show")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -60,9 +61,24 @@ def install(
             else []
         )
         outcomes += [install_extra(n, settings.cache_dir, progress, force=force) for n in extras]
+        int8 = _int8_embedder(settings, progress) if not names and not extras else None
     for o in outcomes:
         took = f" in {o.seconds:.0f} s" if o.action == "installed" else ""
         out.print(f"{o.name}: {o.action}{took} -> {o.path}", highlight=False)
+    if int8 is not None:
+        out.print(f"{settings.models.embedder} (int8 ONNX for this CPU): ready -> {int8}", highlight=False)
+
+
+def _int8_embedder(settings: Any, progress: Any) -> Path | None:
+    """Build the int8 graph of the configured embedder when the settings run it in int8 (once)."""
+    from babelrag.agents.hf_models import int8_target, load_onnx_int8, onnx_int8_folder
+    from babelrag.agents.modelpack.registry import resolve_model
+
+    if settings.models.backend != "onnx-int8":
+        return None
+    location = resolve_model(settings.models.embedder, settings.cache_dir)
+    load_onnx_int8(location, settings.cache_dir, progress)
+    return onnx_int8_folder(location, settings.cache_dir, int8_target())
 
 
 @models_app.command("list")

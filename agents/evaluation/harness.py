@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from babelrag.agents.evaluation.beir import BeirDataset
 from babelrag.agents.evaluation.retrieval_eval import corpus_to_jsonl, hits_to_doc_ids
+from babelrag.agents.hf_models import embedder_id
 from babelrag.agents.runtime import Runtime
 
 Mode = Callable[[str, str | None], list[str]]
@@ -20,7 +21,8 @@ MODES = ("dense", "translated", "fused", "fused+lexical")
 
 
 def eval_kb_name(dataset: BeirDataset, embedder: str) -> str:
-    """Named after the corpus alone (not the queries): query sets in several languages share it."""
+    """Named after the corpus and the embedder id (not the queries): query sets in several languages
+    share it; the torch and onnx-int8 backends of one model do not."""
     digest = hashlib.sha256(embedder.encode())
     for doc in sorted(dataset.corpus.values(), key=lambda d: d.id):
         digest.update(f"\0{doc.id}\0{doc.title}\0{doc.text}\0{doc.lang}".encode())
@@ -29,7 +31,8 @@ def eval_kb_name(dataset: BeirDataset, embedder: str) -> str:
 
 def prepare_corpus_kb(rt: Runtime, dataset: BeirDataset) -> Runtime:
     """A runtime on the corpus's knowledge base, ingesting the corpus if it is not there yet."""
-    kb = eval_kb_name(dataset, rt.settings.models.embedder)
+    models = rt.settings.models
+    kb = eval_kb_name(dataset, embedder_id(models.embedder, models.backend))
     rt = rt.with_kb(kb)
     jsonl = rt.settings.cache_dir / "eval" / f"{kb}.jsonl"
     if not jsonl.exists():

@@ -196,7 +196,12 @@ def test_the_runtime_loads_the_configured_backend_under_its_own_model_id(tmp_pat
 
 
 def test_the_backend_setting_defaults_and_is_checked(tmp_path: Path, monkeypatch) -> None:
-    assert load_settings(home=tmp_path).models.embedding_backend == "torch"
+    models = load_settings(home=tmp_path).models
+    assert models.embedding_backend == "auto" and models.backend == "onnx-int8"  # e5 measured in int8
+    assert models.model_copy(update={"embedder": "google/embeddinggemma-300m"}).backend == "torch"
+    assert models.model_copy(update={"device": "cuda:0"}).backend == "torch"
+    monkeypatch.setenv("BABELRAG_MODELS__EMBEDDING_BACKEND", "torch")
+    assert load_settings(home=tmp_path).models.backend == "torch"
     monkeypatch.setenv("BABELRAG_MODELS__EMBEDDING_BACKEND", "onnx-int8")
     assert load_settings(home=tmp_path).models.embedding_backend == "onnx-int8"
     monkeypatch.setenv("BABELRAG_MODELS__EMBEDDING_BACKEND", "fp16")

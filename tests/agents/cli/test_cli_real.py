@@ -107,6 +107,33 @@ def test_embedder_mismatch_from_the_cli(kb_home: Path, tmp_path: Path) -> None:
     assert proc.returncode == 1 and "was built with the embedding model" in proc.stderr
 
 
+def test_reembed_moves_a_knowledge_base_between_backends(kb_home: Path) -> None:
+    """`kb reembed --backend` moves int8 (the default for e5) -> torch and back, from the stored text."""
+    babelrag(kb_home, "ingest", str(SAMPLE_KB / "tea"), "--kb", "moving")
+    question = "绿茶应该用多少度的水冲泡？"
+    before = json.loads(babelrag(kb_home, "search", question, "--kb", "moving", "-k", "1", "--json").stdout)
+    proc = babelrag(kb_home, "kb", "reembed", "--backend", "torch", "--kb", "moving", "--json")
+    report = json.loads(proc.stdout)
+    assert report["old_embedder"] == "babelrag/multilingual-e5-small@onnx-int8"
+    assert report["new_embedder"] == "babelrag/multilingual-e5-small"
+    # the default (int8) configuration now refuses the fp32 index and says how to go on
+    proc = babelrag(kb_home, "search", question, "--kb", "moving", check=False)
+    assert proc.returncode == 1 and "embedding_backend = 'torch'" in proc.stderr
+    assert "babelrag kb reembed --kb moving" in proc.stderr
+    cfg = kb_home / "torch.toml"
+    cfg.write_text('[models]\nembedding_backend = "torch"\n')
+    proc = babelrag(kb_home, "--config", str(cfg), "search", question, "--kb", "moving", "-k", "1", "--json")
+    assert json.loads(proc.stdout)[0]["id"] == before[0]["id"]
+    proc = babelrag(kb_home, "--config", str(cfg), "kb", "reembed", "--kb", "moving")
+    assert "nothing to do" in proc.stdout
+    proc = babelrag(kb_home, "kb", "reembed", "--kb", "moving", "--yes")  # back to the configured default
+    assert "re-embedded" in proc.stdout
+    proc = babelrag(kb_home, "search", question, "--kb", "moving", "-k", "1", "--json")
+    assert json.loads(proc.stdout)[0]["id"] == before[0]["id"]
+    proc = babelrag(kb_home, "kb", "reembed", "--backend", "int4", "--kb", "moving", check=False)
+    assert proc.returncode == 1 and "unknown embedding backend 'int4'" in proc.stderr
+
+
 def test_help_and_config_show_are_fast_and_clean(tmp_path: Path) -> None:
     assert "ingest" in babelrag(tmp_path, "--help").stdout
     shown = babelrag(tmp_path, "config", "show").stdout
