@@ -105,6 +105,11 @@ class IngestSettings(_Section):
     chunk_overlap: int = Field(
         32, ge=0, le=128, description="Tokens of whole sentences repeated between chunks."
     )
+    chunk_context: bool = Field(
+        True,
+        description="Embed and index each chunk with a header: its document's title and the headings "
+        "above it (the passage shown stays the chunk). Changing it re-embeds on the next ingest.",
+    )
 
     @model_validator(mode="after")
     def _overlap_below_half(self) -> IngestSettings:
@@ -121,6 +126,11 @@ class RetrievalSettings(_Section):
     """How ask/chat/write retrieve: which lists are fused."""
 
     k: int = Field(4, ge=1, le=50, description="Passages given to the generator.")
+    group_documents: bool = Field(
+        True,
+        description="One passage per document (its best chunk, widened by its neighbours where the "
+        "prompt has room) rather than several chunks of one document; lists are fused over documents.",
+    )
     translate: bool = Field(
         True, description="Also search with the query translated into the KB's languages."
     )
@@ -233,6 +243,13 @@ class AnswerSettings(_Section):
     )
     number_passages: bool = Field(
         False, description="Number the passages in the prompt (for stronger models)."
+    )
+    passage_tokens: int = Field(
+        280,
+        ge=0,
+        le=4096,
+        description="Widen each retrieved chunk with sentences of its neighbours up to this many tokens "
+        "(small-to-big; 0 = the chunk alone). Longer passages cost prefill time.",
     )
     rewrite_wrong_language: bool = Field(
         True, description="Rewrite an answer the model wrote in another language than the question's."

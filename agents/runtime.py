@@ -193,6 +193,7 @@ class Runtime:
             chunker=self.chunker(),
             detect_language=detect_language,
             batch_size=self.settings.models.embedding_batch_size,
+            context=self.settings.ingest.chunk_context,
         )
 
     # -- generation (issue: cross-lingual RAG) ------------------------------------------------
@@ -347,6 +348,7 @@ class Runtime:
         translation_weight: float | None = None,
         target_languages: tuple[str, ...] | None = None,
         max_targets: int | None = None,
+        group_documents: bool | None = None,
     ) -> CrossLingualRetriever:
         """The one retriever of every command; each mode and number defaults to the settings."""
         from babelrag.chains.retrieval import CrossLingualRetriever
@@ -372,6 +374,7 @@ class Runtime:
             max_targets=most,
             lang=lang,
             where=where,
+            group_documents=r.group_documents if group_documents is None else group_documents,
         )
 
     def grounder(self) -> Grounder:
@@ -389,8 +392,9 @@ class Runtime:
         from babelrag.chains.answer import ANSWER_VARIABLES, REWRITE_VARIABLES, AnswerChain
         from babelrag.stores.langdetect import detect_language
 
+        retriever = retriever or self.cross_lingual_retriever()
         return AnswerChain(
-            retriever=retriever or self.cross_lingual_retriever(),
+            retriever=retriever,
             llm=self.llm,
             grounder=self.grounder(),
             answer_prompt=self.prompt("answer", ANSWER_VARIABLES),
@@ -401,6 +405,8 @@ class Runtime:
             max_new_tokens=self.settings.generation.max_new_tokens,
             rewrite_wrong_language=self.settings.answer.rewrite_wrong_language,
             number_passages=self.settings.answer.number_passages,
+            neighbours=retriever.store.neighbours,
+            passage_tokens=self.settings.answer.passage_tokens,
         )
 
     def expand_chain(self) -> ExpandChain:

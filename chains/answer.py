@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.messages import BaseMessage
@@ -25,6 +25,7 @@ from babelrag.chains.generator import Decoding, LocalChatModel
 from babelrag.chains.grounding import Grounder
 from babelrag.chains.prompting import localized, render
 from babelrag.chains.retrieval import CrossLingualRetriever, RetrievalResult
+from babelrag.stores.chunking import widen
 from babelrag.stores.knowledge_store import SearchHit
 from babelrag.stores.langdetect import UNDETERMINED, language_name
 
@@ -138,6 +139,8 @@ class AnswerChain(Runnable[dict[str, Any], AnswerResult]):
         max_new_tokens: int = 320,
         rewrite_wrong_language: bool = True,
         number_passages: bool = False,
+        neighbours: Callable[[SearchHit], tuple[str | None, str | None]] | None = None,
+        passage_tokens: int = 0,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -150,6 +153,8 @@ class AnswerChain(Runnable[dict[str, Any], AnswerResult]):
         self.max_new_tokens = max_new_tokens
         self.rewrite_wrong_language = rewrite_wrong_language
         self.number_passages = number_passages
+        self.neighbours = neighbours  # the chunks around a hit, for widening it (small-to-big)
+        self.passage_tokens = passage_tokens  # widen each passage up to this many tokens; 0: never
 
     # -- Runnable ---------------------------------------------------------------------------
     def invoke(
@@ -206,7 +211,7 @@ class AnswerChain(Runnable[dict[str, Any], AnswerResult]):
         overhead = self.llm.prompt_tokens(empty)
         budget = self.context_tokens - overhead - self.max_new_tokens
         text, used = pack_passages(
-            retrieval.hits,
+            self._widened(retrieval.hits),
             count_tokens=self.llm.count_tokens,
             budget=max(budget, 0),
             number=self.number_passages,
@@ -215,6 +220,19 @@ class AnswerChain(Runnable[dict[str, Any], AnswerResult]):
             self.answer_prompt, passages=text, question=question, language=language_name(target)
         )
         return Prepared(question, target, retrieval, used, messages, dict(retrieval.timings))
+
+    def _widened(self, hits: Sequence[SearchHit]) -> list[SearchHit]:
+        """Each hit with sentences of its neighbouring chunks, up to ``passage_tokens`` tokens."""
+        if self.neighbours is None or self.passage_tokens <= 0:
+            return list(hits)
+        out = []
+        for hit in hits:
+            before, after = self.neighbours(hit)
+            text = widen(hit.text, before, after, self.llm.count_tokens, self.passage_tokens)
+            if text != hit.text:
+                hit = replace(hit, text=text, metadata={**hit.metadata, "widened": True})
+            out.append(hit)
+        return out
 
     def finish(self, prepared: Prepared, raw: str, generation: Mapping[str, Any]) -> AnswerResult:
         timings = dict(prepared.timings)

@@ -18,7 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from pydantic import ConfigDict, Field
 
-from babelrag.chains.fusion import reciprocal_rank_fusion
+from babelrag.chains.fusion import chunk_key, distinct, document_key, reciprocal_rank_fusion
 from babelrag.chains.translate import Translator, translate_query, translation_targets
 from babelrag.stores.errors import StoreError
 from babelrag.stores.knowledge_store import KnowledgeStore, SearchHit
@@ -54,6 +54,8 @@ class CrossLingualRetriever(BaseRetriever):
     max_targets: int = 3
     lang: str | None = None
     where: dict[str, Any] | None = None
+    # one hit per document (its best chunk), lists fused over documents; False: raw chunks
+    group_documents: bool = False
 
     def retrieve(self, query: str, *, query_lang: str | None = None) -> RetrievalResult:
         """Hits with the translations and timings that produced them; a traced chain step."""
@@ -92,7 +94,8 @@ class CrossLingualRetriever(BaseRetriever):
         started = time.perf_counter()
         queries = {"original": query, **{f"translation:{t}": text for t, text in translations.items()}}
         vectors = dict(zip(queries, self.store.embedder.embed_queries(list(queries.values())), strict=True))
-        fetch = max(self.fetch_k, k)
+        key = document_key if self.group_documents else chunk_key
+        fetch = max(self.fetch_k, 3 * k if self.group_documents else k)  # documents hold several chunks
         ranked: dict[str, Sequence[SearchHit]] = {
             name: self.store.search_by_vector(vec, k=fetch, lang=self.lang, where=self.where)
             for name, vec in vectors.items()
@@ -102,9 +105,9 @@ class CrossLingualRetriever(BaseRetriever):
             for name, text in queries.items():
                 ranked[f"lexical:{name}"] = index.search(text, k=fetch, lang=self.lang, where=self.where)
         if len(ranked) == 1:
-            hits = list(ranked["original"])[:k]
+            hits = distinct(ranked["original"], key)[:k]
         else:
-            hits = self._fuse(ranked, vectors["original"], k)
+            hits = self._fuse(ranked, vectors["original"], k, key)
         timings["retrieve_s"] = time.perf_counter() - started
         return RetrievalResult(query, lang, hits, translations, timings)
 
@@ -121,11 +124,11 @@ class CrossLingualRetriever(BaseRetriever):
         )
 
     def _fuse(
-        self, ranked: Mapping[str, Sequence[SearchHit]], original: Sequence[float], k: int
+        self, ranked: Mapping[str, Sequence[SearchHit]], original: Sequence[float], k: int, key: Any
     ) -> list[SearchHit]:
         """RRF order; each hit's score is its cosine to the original query, whichever list found it."""
         weights = {name: self.translation_weight for name in ranked if "translation:" in name}
-        fused = reciprocal_rank_fusion(ranked, k=self.rrf_k, weights=weights)[:k]
+        fused = reciprocal_rank_fusion(ranked, k=self.rrf_k, weights=weights, key=key)[:k]
         cosines = self.store.cosine_scores(original, [f.hit.id for f in fused])
         return [
             replace(

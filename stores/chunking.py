@@ -265,3 +265,48 @@ def _grapheme_boundary(text: str, i: int) -> bool:
             run += 1
         return run % 2 == 0
     return True
+
+
+def widen(
+    text: str,
+    before: str | None,
+    after: str | None,
+    count_tokens: Callable[[str], int],
+    max_tokens: int,
+) -> str:
+    """``text`` with whole sentences of the chunks around it, nearest first (after, then before, in
+    turn), while the result stays within ``max_tokens``: small-to-big retrieval, matching on a
+    small chunk and handing the generator more of its section. The sentences that chunks share
+    (their overlap) are not repeated; line and paragraph breaks are kept."""
+    from babelrag.stores.cjk import is_unspaced
+
+    have = {s.strip() for s in split_sentences(text) if s.strip()}
+    head = [s for s in split_sentences(before or "") if s.strip() and s.strip() not in have]
+    tail = [s for s in split_sentences(after or "") if s.strip() and s.strip() not in have]
+    used = count_tokens(text)
+    if used >= max_tokens or not (head or tail):
+        return text
+    added_before: list[str] = []
+    added_after: list[str] = []
+    for _ in range(len(head) + len(tail)):
+        grew = False
+        for pool, added, nearest in ((tail, added_after, 0), (head, added_before, -1)):
+            if not pool:
+                continue
+            cost = count_tokens(pool[nearest]) + 1
+            if used + cost > max_tokens:
+                pool.clear()  # the nearest one does not fit: nothing further on this side reads well
+                continue
+            used += cost
+            grew = True
+            sentence = pool.pop(nearest)
+            added.insert(len(added) if nearest == 0 else 0, sentence)
+        if not grew:
+            break
+    core = text.strip()
+    gap = "" if is_unspaced(core) else " "
+    start = "".join(added_before)
+    if start and not start[-1].isspace():
+        start += gap
+    end = "".join(added_after).rstrip()
+    return f"{start}{core}{gap if end else ''}{end}"

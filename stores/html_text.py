@@ -35,6 +35,7 @@ class HtmlText:
     text: str
     title: str | None
     lang: str | None
+    headings: tuple[tuple[int, str], ...] = ()  # (level, text) of <h1>-<h6>, in document order
 
 
 def declared_charset(data: bytes) -> str | None:
@@ -155,4 +156,9 @@ def html_to_text(markup: str) -> HtmlText:
     if isinstance(html, Tag):
         value = html.get("lang") or html.get("xml:lang")
         lang = value.strip() if isinstance(value, str) and value.strip() else None
-    return HtmlText(text=_collect(soup), title=title or None, lang=lang)
+    headings = tuple(
+        (int(h.name[1]), text)
+        for h in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6"])
+        if not h.find_parent(_DROPPED) and (text := collapse_whitespace(h.get_text(" ")))
+    )
+    return HtmlText(text=_collect(soup), title=title or None, lang=lang, headings=headings)

@@ -14,11 +14,13 @@ knowledge base is one self-contained collection and an unchanged file is skipped
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from babelrag.stores.chunking import Chunker
+from babelrag.stores.context import CONTEXT_VERSION, chunk_context, chunk_offsets, contextual_text
 from babelrag.stores.errors import UnreadableFileError
 from babelrag.stores.knowledge_store import KnowledgeStore, Scalar
 from babelrag.stores.loaders import FileLoader, iter_source_files
@@ -67,12 +69,14 @@ class Ingestor:
         chunker: Chunker,
         detect_language: Callable[[str], str],
         batch_size: int = 16,
+        context: bool = True,
     ) -> None:
         self.store = store
         self.chunker = chunker
         self.detect_language = detect_language
         self.batch_size = batch_size
-        self._settings_hash = settings_hash(chunker, store.embedder.model_id)
+        self.context = context
+        self._settings_hash = settings_hash(chunker, store.embedder.model_id, context=context)
 
     def ingest(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
         progress = progress or NullProgress()
@@ -121,8 +125,10 @@ class Ingestor:
         seen: set[str] = set()
         for doc_index, doc in enumerate(documents):
             lang = doc.metadata.get("lang") or self.detect_language(doc.page_content)
-            for chunk_index, text in enumerate(self.chunker.split_text(doc.page_content)):
-                chunk_id = _chunk_id(source, text, seen)
+            chunks = self.chunker.split_text(doc.page_content)
+            contexts = self._contexts(doc.page_content, doc.metadata, chunks)
+            for chunk_index, (text, context) in enumerate(zip(chunks, contexts, strict=True)):
+                chunk_id = _chunk_id(source, contextual_text(context, text), seen)
                 meta: dict[str, Scalar] = {
                     **_user_metadata(doc.metadata),
                     "source": source,
@@ -131,6 +137,7 @@ class Ingestor:
                     "doc": doc_index,
                     "chunk": chunk_index,
                     "fingerprint": fingerprint,
+                    **({"context": context} if context else {}),
                 }
                 if chunk_id not in existing:
                     plan.to_embed.append(len(plan.ids))
@@ -142,6 +149,17 @@ class Ingestor:
             return None
         plan.stale = [i for i in existing if i not in seen]
         return plan
+
+    def _contexts(self, text: str, metadata: Mapping[str, Scalar], chunks: list[str]) -> list[str]:
+        """Each chunk's header (title > headings above it), or none when context is off."""
+        if not self.context:
+            return [""] * len(chunks)
+        try:
+            headings = [tuple(h) for h in json.loads(str(metadata.get("headings") or "[]"))]
+        except ValueError:
+            headings = []
+        title = str(metadata.get("title") or "")
+        return [chunk_context(title, headings, at, text) for at in chunk_offsets(text, chunks)]
 
     def _embed_and_write(self, plans: list[_Plan], report: IngestReport, progress: Progress) -> None:
         # Sorted by length across files, so each batch pads little (1.4x fewer encoder tokens than
@@ -156,7 +174,12 @@ class Ingestor:
         with progress.task("embedding", total=len(queue)) as task:
             for start in range(0, len(queue), self.batch_size):
                 batch = queue[start : start + self.batch_size]
-                vectors = self.store.embedder.embed_documents([plan.texts[i] for plan, i in batch])
+                vectors = self.store.embedder.embed_documents(
+                    [
+                        contextual_text(str(plan.metadatas[i].get("context") or ""), plan.texts[i])
+                        for plan, i in batch
+                    ]
+                )
                 for (plan, i), vector in zip(batch, vectors, strict=True):
                     plan.vectors[i] = vector
                     remaining[id(plan)] -= 1
@@ -183,9 +206,11 @@ class Ingestor:
         plan.vectors.clear()
 
 
-def settings_hash(chunker: Chunker, embedder_id: str) -> str:
+def settings_hash(chunker: Chunker, embedder_id: str, *, context: bool = True) -> str:
     """The part of every chunk's fingerprint that says how it was chunked and embedded."""
     settings = f"{CHUNKER_VERSION}:{chunker.max_tokens}:{chunker.overlap_tokens}:{embedder_id}"
+    if context:  # without: the fingerprints of knowledge bases built before chunk headers
+        settings += f":context{CONTEXT_VERSION}"
     return hashlib.sha256(settings.encode()).hexdigest()[:12]
 
 
@@ -210,7 +235,9 @@ def remove_sources(store: KnowledgeStore, paths: Iterable[Path | str]) -> Remove
     return report
 
 
-_RESERVED = frozenset({"source", "title", "lang", "doc", "chunk", "fingerprint", "id", "score"})
+_RESERVED = frozenset(
+    {"source", "title", "lang", "doc", "chunk", "fingerprint", "id", "score", "context", "headings"}
+)
 
 
 def _user_metadata(metadata: Mapping[str, Scalar]) -> dict[str, Scalar]:

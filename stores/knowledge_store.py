@@ -205,6 +205,25 @@ class KnowledgeStore:
         got = self.collection.get(where={"source": source}, include=["metadatas"])
         return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
 
+    def neighbours(self, hit: SearchHit) -> tuple[str | None, str | None]:
+        """The texts of the chunks just before and after ``hit`` in its document (None at an end)."""
+        chunk = hit.metadata.get("chunk")
+        if not isinstance(chunk, int):
+            return None, None
+        where = {
+            "$and": [
+                {"source": hit.source},
+                {"doc": hit.metadata.get("doc", 0)},
+                {"chunk": {"$in": [chunk - 1, chunk + 1]}},
+            ]
+        }
+        got = self.collection.get(where=where, include=["documents", "metadatas"])
+        texts = {
+            (m or {}).get("chunk"): t
+            for t, m in zip(got["documents"] or [], got["metadatas"] or [], strict=False)
+        }
+        return texts.get(chunk - 1), texts.get(chunk + 1)
+
     @property
     def metadata(self) -> Mapping[str, Any]:
         """The collection's own metadata: embedder id and dimension, schema version."""

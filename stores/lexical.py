@@ -21,6 +21,7 @@ from functools import lru_cache
 
 from babelrag.stores.cjk import HANGUL as _HANGUL
 from babelrag.stores.cjk import UNSPACED
+from babelrag.stores.context import contextual_text
 from babelrag.stores.knowledge_store import KnowledgeStore, Scalar, SearchHit
 
 _CJK = UNSPACED  # runs of these give characters and bigrams
@@ -79,7 +80,7 @@ class BM25Index:
         self.docs: list[_Doc] = []
         self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for index, (cid, text, meta) in enumerate(chunks):
-            counts = Counter(lexical_tokens(text))
+            counts = Counter(lexical_tokens(contextual_text(str(meta.get("context") or ""), text)))
             self.docs.append(_Doc(cid, text, dict(meta), sum(counts.values())))
             for term, tf in counts.items():
                 self.postings[term].append((index, tf))

@@ -11,13 +11,15 @@ BeautifulSoup, markdown-it) are imported on first use: the CLI must start fast.
 from __future__ import annotations
 
 import io
+import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from langchain_core.document_loaders import BaseLoader
 from langchain_core.documents import Document
 
+from babelrag.stores.context import locate_headings
 from babelrag.stores.errors import UnreadableFileError
 from babelrag.stores.jsonl_records import Scalar, flatten_metadata, parse_jsonl
 from babelrag.stores.langdetect import normalize_language_code
@@ -35,22 +37,33 @@ _JUNK_PDF_TITLE = re.compile(r"(?i)^(untitled|microsoft (word|powerpoint) - |.*\
 
 
 # Keys the loader owns: a document's user metadata never overrides them.
-_OWN_KEYS = frozenset({"title", "lang"})
+_OWN_KEYS = frozenset({"title", "lang", "headings"})
 
 
 def make_document(
-    text: str, *, title: str, metadata: Mapping[str, Scalar] | None = None, lang: str | None = None
+    text: str,
+    *,
+    title: str,
+    metadata: Mapping[str, Scalar] | None = None,
+    lang: str | None = None,
+    headings: Sequence[tuple[int, str]] = (),
 ) -> Document:
     """A document ready for chunking: user metadata (scalars only, as Chroma requires, and
-    copied, so the caller's dict stays theirs) plus ``title``, and ``lang`` when one was declared.
+    copied, so the caller's dict stays theirs) plus ``title``, ``lang`` when one was declared, and
+    ``headings``: the (level, text) headings a converter found, located in ``text`` and kept as
+    JSON ``[[offset, level, text], …]`` for the chunks' context (see ``stores/context.py``).
 
-    A user ``title`` or ``lang`` key is dropped rather than allowed to pass for the real ones.
+    A user ``title``, ``lang`` or ``headings`` key is dropped rather than allowed to pass for the
+    real ones.
     """
     metadata = metadata or {}
     bad = {key: value for key, value in metadata.items() if not isinstance(value, Scalar)}
     if bad or not all(isinstance(key, str) for key in metadata):
         raise TypeError(f"metadata must map str to str, int, float or bool; got {bad or metadata}")
     own: dict[str, Scalar] = {"title": title, **({"lang": lang} if lang else {})}
+    located = locate_headings(text, [(level, normalise_text(h)) for level, h in headings])
+    if located:
+        own["headings"] = json.dumps(located, ensure_ascii=False)
     user = {key: value for key, value in metadata.items() if key not in _OWN_KEYS}
     return Document(page_content=text, metadata={**own, **user})
 
@@ -106,6 +119,7 @@ def _load_markdown(path: Path, source: str) -> tuple[list[Document], list[str]]:
         title=title or _first_short_line(text) or path.stem,
         metadata=flatten_metadata(fields),
         lang=_lang(declared, warnings, "front matter"),
+        headings=parsed.headings,
     )
     return [document], warnings
 
@@ -118,7 +132,7 @@ def _load_html(path: Path, source: str) -> tuple[list[Document], list[str]]:
     title = _title(parsed.title) or path.stem
     warnings: list[str] = []
     lang = _lang(parsed.lang, warnings, "<html lang>")
-    return [make_document(text, title=title, lang=lang)], warnings
+    return [make_document(text, title=title, lang=lang, headings=parsed.headings)], warnings
 
 
 def _load_jsonl(path: Path, source: str) -> tuple[list[Document], list[str]]:

@@ -28,6 +28,7 @@ class MarkdownText:
     title: str | None
     front_matter: Mapping[str, object] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    headings: tuple[tuple[int, str], ...] = ()  # (level, text) in order, as written in ``text``
 
 
 def split_front_matter(source: str) -> tuple[dict[str, object], str, list[str]]:
@@ -87,9 +88,10 @@ class _Blocks:
         return "".join(parts)
 
 
-def _render(tokens: Sequence[Token]) -> tuple[str, str | None]:
+def _render(tokens: Sequence[Token]) -> tuple[str, str | None, list[tuple[int, str]]]:
     out = _Blocks()
     title: str | None = None
+    headings: list[tuple[int, str]] = []
     lists: list[int | None] = []  # None for a bullet list, else the next number
     group: int | None = None  # the outermost list or table being written
     groups = 0
@@ -127,18 +129,22 @@ def _render(tokens: Sequence[Token]) -> tuple[str, str | None]:
                 prefix = ""
             else:
                 out.add(text)
-            if title is None and index and tokens[index - 1].type == "heading_open":
-                title = collapse_whitespace(text) or None
+            if index and tokens[index - 1].type == "heading_open" and not lists and row is None:
+                headings.append((int(tokens[index - 1].tag[1:] or 1), text))
+                if title is None:
+                    title = collapse_whitespace(text) or None
         elif kind in ("fence", "code_block"):
             out.add(token.content.rstrip("\n"), group if lists else None)
         elif kind == "html_block":
             out.add(html_to_text(token.content).text, group if lists else None)
-    return out.render(), title
+    return out.render(), title, headings
 
 
 def markdown_to_text(source: str) -> MarkdownText:
     """Plain text of a Markdown document, its first heading, and its front matter fields."""
     fields, body, warnings = split_front_matter(source.replace("\r\n", "\n").replace("\r", "\n"))
     parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
-    text, title = _render(parser.parse(body))
-    return MarkdownText(text=text, title=title, front_matter=fields, warnings=tuple(warnings))
+    text, title, headings = _render(parser.parse(body))
+    return MarkdownText(
+        text=text, title=title, front_matter=fields, warnings=tuple(warnings), headings=tuple(headings)
+    )

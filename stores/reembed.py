@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from babelrag.stores.chunking import Chunker
+from babelrag.stores.context import contextual_text
 from babelrag.stores.embeddings import TextEmbedder
 from babelrag.stores.ingest import settings_hash, with_settings_hash
 from babelrag.stores.knowledge_store import (
@@ -55,7 +56,12 @@ def reembed(
     old_id = old.metadata.get("embedder_id")
     _drop(client, building_name(kb))  # what an interrupted run left
     new = KnowledgeStore(client=client, name=kb, embedder=embedder, create=True, collection=building_name(kb))
-    new_hash = settings_hash(chunker, embedder.model_id)
+    # a chunk keeps its header state: one built before headers existed keeps the fingerprint that
+    # makes the next `ingest` of its file add them (that needs the file's headings, not stored)
+    new_hash = {
+        True: settings_hash(chunker, embedder.model_id, context=True),
+        False: settings_hash(chunker, embedder.model_id, context=False),
+    }
     total = old.count()
     with progress.task(f"re-embedding {kb} with {embedder.model_id}", total=total) as task:
         page: list[tuple[str, str, dict]] = []
@@ -74,17 +80,21 @@ def reembed(
 
 
 def _embed_page(
-    new: KnowledgeStore, page: list[tuple[str, str, dict]], new_hash: str, batch_size: int, task
+    new: KnowledgeStore, page: list[tuple[str, str, dict]], new_hash: dict[bool, str], batch_size: int, task
 ) -> None:
     page = sorted(page, key=lambda chunk: len(chunk[1]))  # similar lengths pad little in a batch
     for start in range(0, len(page), batch_size):
         batch = page[start : start + batch_size]
-        vectors = new.embedder.embed_documents([text for _, text, _ in batch])
+        vectors = new.embedder.embed_documents(
+            [contextual_text(str(meta.get("context") or ""), text) for _, text, meta in batch]
+        )
         metadatas = []
         for _, _, meta in batch:
             meta = dict(meta)
             if "fingerprint" in meta:
-                meta["fingerprint"] = with_settings_hash(str(meta["fingerprint"]), new_hash)
+                meta["fingerprint"] = with_settings_hash(
+                    str(meta["fingerprint"]), new_hash[bool(meta.get("context"))]
+                )
             metadatas.append(meta)
         new.upsert([cid for cid, _, _ in batch], [text for _, text, _ in batch], metadatas, vectors)
         task.advance(len(batch))

@@ -134,11 +134,18 @@ def search(
         ),
     ] = False,
     lexical: Annotated[bool, typer.Option("--lexical", help="Fuse in BM25 keyword search.")] = False,
+    chunks: Annotated[
+        bool,
+        typer.Option(
+            "--chunks", help="Rank raw chunks (several may come from one document) instead of documents."
+        ),
+    ] = False,
     kb: KbOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Search a knowledge base across languages. Scores are cosine similarity clipped to 0-1.
 
+    Returns k distinct documents, each with its best-matching chunk (--chunks: the k best chunks).
     Plain search ranks by the embedding alone. With --translate and/or --lexical the rankings are
     fused (reciprocal rank fusion); scores stay the cosine similarity to your query as typed.
     """
@@ -151,7 +158,12 @@ def search(
     language = parse_language(lang)
     with runtime_for(ctx, kb=kb, search={"k": k}) as rt:
         retriever = rt.cross_lingual_retriever(
-            k=rt.settings.search.k, translate=translate, lexical=lexical, lang=language, where=filters
+            k=rt.settings.search.k,
+            translate=translate,
+            lexical=lexical,
+            lang=language,
+            where=filters,
+            group_documents=not chunks,
         )
         result = retriever.retrieve(query)
     if json_output:

@@ -343,3 +343,26 @@ class TestAnswerChain:
         assert set(data["timings"]) >= {"translate_s", "retrieve_s", "ground_s"}
         assert all(v == round(v, 3) for v in data["timings"].values())
         assert json.loads(json.dumps(data, ensure_ascii=False)) == data
+
+
+def test_passages_are_widened_with_their_neighbours_when_asked(store) -> None:
+    """Small-to-big: the generator sees the matched chunk with the sentences around it."""
+    before, after = "Water comes first.", "Then drink it. Enjoy the cup with friends."
+    calls: list[str] = []
+
+    def neighbours(hit: SearchHit) -> tuple[str | None, str | None]:
+        calls.append(hit.id)
+        return (before, after) if hit.source.endswith("tea.md") else (None, None)
+
+    llm = FakeGenerator(responses=[REPLY_EN])
+    pipeline = make_pipeline(store, llm, neighbours=neighbours, passage_tokens=30)
+    result = pipeline.invoke({"question": QUESTION_EN})
+    tea = next(p for p in result.passages if p.source.endswith("tea.md"))
+    assert tea.text.startswith("Water comes first. ") and tea.text.endswith("Then drink it.")  # 30 tokens
+    assert tea.metadata["widened"] is True and tea.text in str(llm.seen[0][-1].content)
+    assert len(calls) == len(result.passages)
+    # 0 switches it off
+    llm = FakeGenerator(responses=[REPLY_EN])
+    pipeline = make_pipeline(store, llm, neighbours=neighbours, passage_tokens=0)
+    plain = pipeline.invoke({"question": QUESTION_EN})
+    assert all("widened" not in p.metadata for p in plain.passages)

@@ -99,3 +99,21 @@ def test_weights_let_one_list_count_more() -> None:
     fused = reciprocal_rank_fusion(ranked, k=60, weights={"translation:en": 2.0})
     assert ids(fused) == ["b", "a"]
     assert fused[0].rrf == pytest.approx(1 / 62 + 2 / 61)
+
+
+def test_over_documents_a_document_counts_once_per_list_at_its_best_chunk() -> None:
+    from dataclasses import replace
+
+    from babelrag.chains.fusion import distinct, document_key
+
+    a1, a2 = hit("a1", 0.9, doc="0"), hit("a2", 0.8, doc="0")
+    a1, a2 = replace(a1, source="a.md"), replace(a2, source="a.md")
+    b = hit("b", 0.7)
+    dense, translated = [a1, a2, b], [a2, b, a1]
+    by_chunk = reciprocal_rank_fusion({"d": dense, "t": translated}, k=0)
+    assert ids(by_chunk) == ["a2", "a1", "b"]  # chunks: a1 1 + 1/3, a2 1/2 + 1, b 1/3 + 1/2
+    by_doc = reciprocal_rank_fusion({"d": dense, "t": translated}, k=0, key=document_key)
+    # documents: a = 1 + 1 (rank 1 in both lists), b = 1/2 + 1/2; a's hit is its best chunk
+    assert ids(by_doc) == ["a1", "b"] and by_doc[0].rrf == pytest.approx(2.0)
+    assert by_doc[1].ranks == {"d": 2, "t": 2}
+    assert [h.id for h in distinct(dense)] == ["a1", "b"]

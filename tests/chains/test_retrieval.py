@@ -215,3 +215,15 @@ def test_retriever_is_a_langchain_retriever(tmp_path: Path) -> None:
     assert len(retriever.invoke("git reset 提交", k=1)) == 1, "k per call, as LangChain retrievers take it"
     with pytest.raises(StoreError, match="k must be at least 1"):
         retriever.invoke("git reset", k=0)
+
+
+class TestDocuments:
+    def test_k_distinct_documents_or_raw_chunks(self, tmp_path: Path) -> None:
+        long = "# Tea\n\n" + " ".join(f"Green tea sentence number {i} about green tea." for i in range(40))
+        store = build_store(tmp_path, {"tea.md": long, **ENGLISH})
+        assert {name_of(h) for h in store.search("green tea", k=3)} == {"tea.md"}  # one file, many chunks
+        grouped = make_retriever(store, None, k=3, fetch_k=10, group_documents=True).retrieve("green tea")
+        assert len({name_of(h) for h in grouped.hits}) == len(grouped.hits) == 3
+        assert name_of(grouped.hits[0]) == "tea.md"
+        raw = make_retriever(store, None, k=3, fetch_k=10).retrieve("green tea")
+        assert [name_of(h) for h in raw.hits] == ["tea.md"] * 3

@@ -306,3 +306,24 @@ class TestChunkerAsTextSplitter:
         created = chunker.create_documents(["One. Two.", "Three."], metadatas=[{"n": 1}, {"n": 2}])
         pairs = [(document.page_content, document.metadata) for document in created]
         assert pairs == [("One. Two.", {"n": 1}), ("Three.", {"n": 2})]
+
+
+class TestWiden:
+    @staticmethod
+    def words(text: str) -> int:
+        return len(text.split())
+
+    def test_nearest_sentences_first_in_turn_within_the_budget_and_overlap_once(self) -> None:
+        from babelrag.stores.chunking import widen
+
+        before, text, after = "A one.\n\nA two. C one.", "C one. C two.", "C two. B one. B two."
+        assert widen(text, before, after, self.words, 12) == "A two. C one. C two. B one."
+        assert widen(text, before, after, self.words, 4) == text  # no room
+        assert widen(text, None, None, self.words, 100) == text
+        widened = widen("中文句子。", "前面的句子。", "后面的句子。", len, 20)
+        assert widened == "前面的句子。中文句子。后面的句子。"
+
+    def test_line_breaks_of_the_neighbours_are_kept(self) -> None:
+        from babelrag.stores.chunking import widen
+
+        assert widen("Body.", "Heading\n\nIntro.\n\n", None, self.words, 50) == "Heading\n\nIntro.\n\nBody."

@@ -198,6 +198,7 @@ git reset --soft HEAD~1
         assert document.metadata["lang"] == "de"
         assert document.metadata == {
             "title": "From Front Matter",
+            "headings": '[[0, 1, "Heading with emphasis"]]',  # where it is in the text, for chunk headers
             "lang": "de",
             "tags": "tea, brewing",
             "author.name": "Ann",
@@ -478,7 +479,10 @@ class TestFileLoader:
         documents = loader.load()
         assert all(isinstance(document, Document) for document in documents)
         assert [(d.page_content, d.metadata) for d in documents] == [
-            ("Tee\n\nGrüner Tee.", {"title": "Tee", "lang": "de", "author": "Ann"})
+            (
+                "Tee\n\nGrüner Tee.",
+                {"title": "Tee", "lang": "de", "headings": '[[0, 1, "Tee"]]', "author": "Ann"},
+            )
         ]
         assert [d.page_content for d in FileLoader(str(path)).lazy_load()] == ["Tee\n\nGrüner Tee."]
 
