@@ -70,7 +70,11 @@ def retrieval_cmd(
         Path, typer.Argument(help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
     ],
     modes: Annotated[
-        str, typer.Option(help="Comma-separated: dense, translated, fused, fused+lexical, dense+lexical.")
+        str,
+        typer.Option(
+            help="Comma-separated: dense, translated, fused, fused+lexical, dense+lexical, fused@W "
+            "(translations weigh W), whole-doc (the embedder on whole documents: the reference line)."
+        ),
     ] = "dense,translated,fused,fused+lexical",
     k: Annotated[int, typer.Option("-k", help="Documents ranked per query (metrics @1/5/10 need 10).")] = 10,
     max_queries: Annotated[

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 from babelrag.agents.evaluation.beir import BeirDataset
 from babelrag.agents.evaluation.retrieval_eval import corpus_to_jsonl, hits_to_doc_ids
@@ -68,12 +69,14 @@ def retrieval_modes(
         )
         return lambda text, lang: hits_to_doc_ids(retriever.retrieve(text, query_lang=lang).hits)[:k]
 
-    plain = rt.cross_lingual_retriever(k=fetch, translate=False, lexical=False)
+    plain: list[Any] = []  # built on first use: the whole-doc mode needs no knowledge base
 
     def translated(text: str, lang: str | None) -> list[str]:
         source = lang or "und"
         query = text if source == target else (rt.translator.translate(text, source, target) or text)
-        return hits_to_doc_ids(plain.retrieve(query).hits)[:k]
+        if not plain:
+            plain.append(rt.cross_lingual_retriever(k=fetch, translate=False, lexical=False))
+        return hits_to_doc_ids(plain[0].retrieve(query).hits)[:k]
 
     for name in modes:
         if name == "dense":
@@ -86,11 +89,14 @@ def retrieval_modes(
             built[name] = through(True, True)
         elif name == "dense+lexical":
             built[name] = through(False, True)
+        elif name == "whole-doc":
+            built[name] = whole_document_mode(rt, dataset, k=k)
         elif name.startswith(("fused@", "fused+lexical@")):  # e.g. fused@3: translation lists weigh 3
             base, _, weight = name.partition("@")
             built[name] = through(True, base == "fused+lexical", _weight(weight, name))
         else:
-            raise ValueError(f"unknown mode {name!r}; choose from {', '.join((*MODES, 'dense+lexical'))}")
+            choices = ", ".join((*MODES, "dense+lexical", "whole-doc", "fused@W"))
+            raise ValueError(f"unknown mode {name!r}; choose from {choices}")
     return built
 
 
@@ -99,3 +105,37 @@ def _weight(value: str, name: str) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"mode {name!r}: the weight after @ must be a number") from None
+
+
+def whole_document_mode(rt: Runtime, dataset: BeirDataset, *, k: int = 10) -> Mode:
+    """The reference line: the same embedder on each whole document (title and text, truncated at
+    the model's limit), searched exactly. What the chunked pipeline loses against it shows in
+    every table. The vectors are cached beside the evaluation knowledge base."""
+    import numpy as np
+
+    from babelrag.stores.context import contextual_text
+
+    embedder = rt.embedder
+    models = rt.settings.models
+    name = eval_kb_name(dataset, embedder_id(models.embedder, models.backend))
+    ids = sorted(dataset.corpus)
+    cache = rt.settings.cache_dir / "eval" / f"{name}-whole-doc.npy"
+    matrix = np.load(cache) if cache.exists() else None
+    if matrix is None or matrix.shape[0] != len(ids):
+        texts = [contextual_text(dataset.corpus[i].title, dataset.corpus[i].text) for i in ids]
+        vectors = []
+        with rt.progress.task("embedding whole documents", total=len(texts)) as task:
+            for start in range(0, len(texts), 16):
+                vectors += embedder.embed_documents(texts[start : start + 16])
+                task.advance(len(texts[start : start + 16]))
+        matrix = np.asarray(vectors, dtype=np.float32)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".partial.npy")
+        np.save(tmp, matrix)
+        tmp.replace(cache)
+
+    def search(text: str, lang: str | None) -> list[str]:
+        scores = matrix @ np.asarray(embedder.embed_query(text), dtype=np.float32)
+        return [ids[i] for i in np.argsort(-scores)[:k]]
+
+    return search
