@@ -376,14 +376,13 @@ def _quiet_logging() -> Iterator[None]:
 
 def open_onnx_encoder(folder: Path, manifest: dict[str, Any] | None = None) -> OnnxSentenceEncoder:
     import onnxruntime as ort
-    from transformers import AutoTokenizer
 
-    from babelrag.stores.embeddings import OnnxSentenceEncoder
+    from babelrag.stores.embeddings import FastTokenizer, OnnxSentenceEncoder
 
     try:
         manifest = manifest or json.loads((folder / ONNX_MANIFEST).read_text(encoding="utf-8"))
         session = ort.InferenceSession(str(folder / manifest["file"]), providers=["CPUExecutionProvider"])
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        tokenizer = FastTokenizer.from_file(str(folder / "tokenizer.json"))
     except Exception as exc:  # onnxruntime's errors are plain Exception subclasses
         raise ModelError(
             f"cannot load the int8 ONNX embedder in {folder}: {exc}",

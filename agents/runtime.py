@@ -112,7 +112,8 @@ class Runtime:
 
         spec = self.settings.models.embedder
         location = self.resolve(spec)
-        quiet_hf_logging()
+        if self.settings.models.backend == "torch":  # the int8 path never imports transformers
+            quiet_hf_logging()
         with self.progress.task(f"loading embedder {spec}"):
             model = load_sentence_transformer(
                 location,

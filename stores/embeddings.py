@@ -176,6 +176,64 @@ class OnnxSentenceEncoder:
         return out
 
 
+class FastTokenizer:
+    """The calls the embedders make of a Hugging Face tokenizer, on the ``tokenizers`` library alone.
+
+    Loading ``transformers`` for its tokenizer class imports torch (1.5-2 s): the int8 embedder
+    exists to be fast, so it reads ``tokenizer.json`` directly. Special tokens, truncation (special
+    tokens included) and padding to the longest text in a batch are what transformers does.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        padding = tokenizer.padding or {}
+        self.pad_id = int(padding.get("pad_id", 0))
+        self.pad_token = padding.get("pad_token", "<pad>")
+
+    @classmethod
+    def from_file(cls, path: str) -> FastTokenizer:
+        from tokenizers import Tokenizer
+
+        return cls(Tokenizer.from_file(path))
+
+    def __call__(
+        self,
+        texts: str | Sequence[str],
+        *,
+        add_special_tokens: bool = True,
+        truncation: bool = False,
+        max_length: int | None = None,
+        padding: bool = False,
+        return_tensors: str | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        single = isinstance(texts, str)
+        batch = [texts] if single else list(texts)
+        tok = self._tokenizer
+        tok.no_padding()
+        if truncation and max_length:
+            tok.enable_truncation(max_length)
+        else:
+            tok.no_truncation()
+        encodings = tok.encode_batch(batch, add_special_tokens=add_special_tokens)
+        ids = [e.ids for e in encodings]
+        masks = [e.attention_mask for e in encodings]
+        if padding or return_tensors == "np":
+            width = max((len(i) for i in ids), default=0)
+            ids = [i + [self.pad_id] * (width - len(i)) for i in ids]
+            masks = [m + [0] * (width - len(m)) for m in masks]
+        if return_tensors == "np":
+            import numpy as np
+
+            return {
+                "input_ids": np.asarray(ids, dtype=np.int64),
+                "attention_mask": np.asarray(masks, dtype=np.int64),
+            }
+        if single:
+            return {"input_ids": ids[0], "attention_mask": masks[0]}
+        return {"input_ids": ids, "attention_mask": masks}
+
+
 def _first(explicit: str | None, prompts: dict[str, str], names: tuple[str, ...], fallback: str) -> str:
     if explicit is not None:
         return explicit

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
 from babelrag.agents.console import display_path, err, out, shorten
-from babelrag.chains.answer import AnswerResult
-from babelrag.stores.ingest import IngestReport
-from babelrag.stores.knowledge_store import SearchHit
+
+if TYPE_CHECKING:  # a search must not pay for importing the answer chain
+    from babelrag.chains.answer import AnswerResult
+    from babelrag.stores.ingest import IngestReport
+    from babelrag.stores.knowledge_store import SearchHit
 
 
 def print_hits(query: str, hits: Sequence[SearchHit]) -> None:

@@ -134,6 +134,25 @@ def test_reembed_moves_a_knowledge_base_between_backends(kb_home: Path) -> None:
     assert proc.returncode == 1 and "unknown embedding backend 'int4'" in proc.stderr
 
 
+def test_a_search_with_the_default_embedder_imports_neither_torch_nor_transformers(kb_home: Path) -> None:
+    """The int8 path is what makes a one-shot search start fast; an import slipping in undoes it."""
+    script = (
+        "import sys\n"
+        "from babelrag.agents.cli.app import app\n"
+        "try:\n"
+        "    app(['--quiet', 'search', 'tea', '--kb', 'sample', '-k', '1'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('torch', 'transformers', 'sentence_transformers')\n"
+        "print('HEAVY', sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {**os.environ, "BABELRAG_HOME": str(kb_home / "home"), "BABELRAG_CACHE_DIR": str(model_cache_dir())}
+    command = [sys.executable, "-c", script]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout, proc.stdout[-500:]
+
+
 def test_help_and_config_show_are_fast_and_clean(tmp_path: Path) -> None:
     assert "ingest" in babelrag(tmp_path, "--help").stdout
     shown = babelrag(tmp_path, "config", "show").stdout
