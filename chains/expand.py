@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from babelrag.chains.grounding import Grounder
 from babelrag.chains.prompting import render
 from babelrag.chains.retrieval import CrossLingualRetriever
 from babelrag.stores.chunking import split_sentences
-from babelrag.stores.cjk import join_sentences, word_count
+from babelrag.stores.cjk import is_unspaced, join_sentences, word_count
 from babelrag.stores.knowledge_store import SearchHit
 from babelrag.stores.langdetect import UNDETERMINED, language_name
 
@@ -107,6 +107,7 @@ class ExpandChain(Runnable[dict[str, Any], Expansion | None]):
         grounded = check.invoke(drop_cut_off(str(reply.content), hit_limit=hit_limit))
         timings["ground_s"] = time.perf_counter() - started
         kept = self._in_language(_drop_repeats(grounded.text, section), lang)
+        kept = _without_foreign_words(kept, section, used)
         return Expansion(kept, list(used), timings) if kept else None
 
     def _passages(self, section: str, lang: str, exclude: set[str]) -> list[SearchHit]:
@@ -137,9 +138,50 @@ def _query_for(text: str, limit: int = 160) -> str:
     return plain[:limit]
 
 
-def _drop_repeats(addition: str, original: str) -> str:
-    """Remove added sentences that merely repeat the author's text."""
+def _drop_repeats(addition: str, original: str, *, overlap: float = 0.7) -> str:
+    """Remove added sentences that merely repeat the author's text, also reworded a little: most of
+    the sentence's character pairs already in one sentence of the draft (CJK has no words to
+    compare, so pairs of characters serve for every script)."""
     norm = re.sub(r"\W+", "", original).casefold()
+    drafted = [_pairs(s) for s in split_sentences(original) if s.strip()]
+    whole = _pairs(original)
     parts = re.split(r"(?<=[.!?。！？])\s*", addition)
-    kept = [p.strip() for p in parts if p.strip() and re.sub(r"\[\d+\]|\W+", "", p).casefold() not in norm]
+    kept = []
+    for part in parts:
+        plain = re.sub(r"\[\d+\]|\W+", "", part).casefold()
+        if not plain or plain in norm:
+            continue
+        pairs = _pairs(part)
+        if pairs and (
+            any(len(pairs & d) / len(pairs) >= overlap for d in drafted)
+            or len(pairs & whole) / len(pairs) >= 0.85  # one sentence restating two of the draft's
+        ):
+            continue
+        kept.append(part.strip())
+    return join_sentences(kept).strip()
+
+
+def _pairs(text: str) -> set[str]:
+    plain = re.sub(r"\[\d+\]|\W+", "", text).casefold()
+    return {plain[i : i + 2] for i in range(len(plain) - 1)}
+
+
+_LATIN_WORD = re.compile(r"(?<![`A-Za-z0-9_./-])[a-z]{4,}(?![`A-Za-z0-9_./-])")
+
+
+def _without_foreign_words(addition: str, draft: str, passages: Sequence[SearchHit]) -> str:
+    """In a Chinese or Japanese addition, drop sentences carrying an English word a small model left
+    untranslated ("但 boiling水…"): a plain lower-case Latin word that the draft does not use, that no
+    passage in CJK script uses, but that an English (or other Latin-script) passage does. Names,
+    commands and code written as the CJK sources write them pass."""
+    if not addition or not is_unspaced(addition):
+        return addition
+    cjk_text = (" ".join(h.text for h in passages if is_unspaced(h.text)) + " " + draft).casefold()
+    latin_text = " ".join(h.text for h in passages if not is_unspaced(h.text)).casefold()
+    kept = []
+    for sentence in split_sentences(addition):
+        words = set(_LATIN_WORD.findall(sentence))
+        foreign = [w for w in words if w not in cjk_text and re.search(rf"\b{w}\b", latin_text)]
+        if sentence.strip() and not foreign:
+            kept.append(sentence.strip())
     return join_sentences(kept).strip()

@@ -67,3 +67,30 @@ def test_excluded_passages_are_not_offered_again(keyword_store) -> None:
         {"section": SECTION, "lang": "en", "budget": 10, "exclude": {h.id for h in first.hits}}
     )
     assert again is None or not {h.id for h in first.hits} & {h.id for h in again.hits}
+
+
+def test_reworded_repeats_of_the_draft_are_dropped() -> None:
+    from babelrag.chains.expand import _drop_repeats
+
+    draft = "# 绿茶\n\n绿茶是一种很受欢迎的茶。泡绿茶的时候要注意水温。\n"
+    addition = "绿茶是一种受欢迎的茶，泡绿茶的时候要注意水温[1]。茶叶在高温下会逐渐被氧化[2]。"
+    assert _drop_repeats(addition, draft) == "茶叶在高温下会逐渐被氧化[2]。"
+    english = "Green tea is popular. Mind the water temperature."
+    assert _drop_repeats("Green tea is very popular[1]. Steep it for two minutes[1].", english) == (
+        "Steep it for two minutes[1]."
+    )
+
+
+def test_untranslated_english_words_in_a_chinese_addition_are_dropped() -> None:
+    from babelrag.chains.expand import _without_foreign_words
+    from babelrag.stores.knowledge_store import SearchHit
+
+    text = "Never use boiling water. Install it with apt or sudo."
+    english = SearchHit("a", "a.md", "Tea", "en", 0.5, text)
+    chinese = SearchHit("b", "b.md", "茶", "zh", 0.5, "用 sudo 安装。炒茶的铁锅很热。")
+    addition = "但 boiling水会让茶变苦[1]。茶叶在高温下会被氧化[2]。用 sudo 安装[2]。可以用 apt 安装[1]。"
+    kept = _without_foreign_words(addition, "# 茶\n\n草稿。", [english, chinese])
+    # "boiling" only the English passage has; "sudo" a Chinese passage writes too; "apt" is 3 letters
+    assert kept == "茶叶在高温下会被氧化[2]。用 sudo 安装[2]。可以用 apt 安装[1]。"
+    latin = "Boiling water is bad[1]."
+    assert _without_foreign_words(latin, "draft", [english]) == latin  # only CJK additions are checked
