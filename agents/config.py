@@ -29,6 +29,9 @@ EmbeddingBackend = Literal["auto", "torch", "onnx-int8"]
 #: Embedders whose int8 ONNX graph was measured to rank as well as fp32 (Debian Reference, MRR@10
 #: within 0.01): ``embedding_backend = "auto"`` runs them in int8 on the CPU, others in torch.
 INT8_MEASURED_EMBEDDERS = frozenset({"babelrag/multilingual-e5-small", "intfloat/multilingual-e5-small"})
+#: Embedders whose own cross-lingual ranking beats fusing in query translations (measured on
+#: Debian Reference titles): ``retrieval.translate = "auto"`` does not translate for them.
+NO_TRANSLATION_EMBEDDERS = frozenset({"babelrag/embeddinggemma-300m", "google/embeddinggemma-300m"})
 _FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("babelrag_config_file_data", default=None)
 
 
@@ -131,8 +134,11 @@ class RetrievalSettings(_Section):
         description="One passage per document (its best chunk, widened by its neighbours where the "
         "prompt has room) rather than several chunks of one document; lists are fused over documents.",
     )
-    translate: bool = Field(
-        True, description="Also search with the query translated into the KB's languages."
+    translate: bool | Literal["auto"] = Field(
+        "auto",
+        description="Also search with the query translated into the KB's languages. auto: yes, except "
+        "for embedders that rank better without it (EmbeddingGemma on Debian Reference: translation "
+        "and BM25 fusion lower MRR@10 by 0.03-0.13).",
     )
     lexical: bool = Field(False, description="Also fuse in BM25 lexical search (CJK-aware tokens).")
     fetch_k: int = Field(20, ge=1, le=500, description="Hits taken from each list before fusion.")

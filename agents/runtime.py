@@ -356,7 +356,7 @@ class Runtime:
         from babelrag.stores.langdetect import detect_language
 
         r, t = self.settings.retrieval, self.settings.translation
-        use_translation = r.translate if translate is None else translate
+        use_translation = self.translates_queries if translate is None else translate
         use_lexical = r.lexical if lexical is None else lexical
         targets = tuple(t.targets) if target_languages is None else target_languages
         most = t.max_targets if max_targets is None else max_targets
@@ -377,6 +377,16 @@ class Runtime:
             where=where,
             group_documents=r.group_documents if group_documents is None else group_documents,
         )
+
+    @property
+    def translates_queries(self) -> bool:
+        """``retrieval.translate``, with ``auto`` resolved for the configured embedder."""
+        from babelrag.agents.config import NO_TRANSLATION_EMBEDDERS
+
+        setting = self.settings.retrieval.translate
+        if setting == "auto":
+            return self.settings.models.embedder not in NO_TRANSLATION_EMBEDDERS
+        return bool(setting)
 
     def grounder(self) -> Grounder:
         """Attribute-or-abstain against this knowledge base: the chains get it, not the store."""

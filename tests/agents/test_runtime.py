@@ -97,3 +97,18 @@ def test_auto_dtype_takes_bf16_only_where_the_cpu_computes_it_natively(monkeypat
     assert resolve_dtype("auto", "cpu") == expected
     assert resolve_dtype("bfloat16", "cpu") == "bfloat16", "an explicit choice is kept"
     assert resolve_dtype("float32", "cpu") == "float32"
+
+
+def test_query_translation_auto_follows_the_embedder(tmp_path: Path) -> None:
+    """auto: translate for e5 (fused beats dense there), not for EmbeddingGemma (dense beats fused)."""
+    from babelrag.agents.config import load_settings
+    from babelrag.agents.runtime import Runtime
+
+    def runtime(**sections: dict) -> Runtime:
+        return Runtime(load_settings(home=tmp_path, **sections))
+
+    assert runtime().translates_queries is True
+    assert runtime(models={"embedder": "babelrag/embeddinggemma-300m"}).translates_queries is False
+    gemma_on = runtime(models={"embedder": "babelrag/embeddinggemma-300m"}, retrieval={"translate": True})
+    assert gemma_on.translates_queries is True
+    assert runtime(retrieval={"translate": False}).translates_queries is False
