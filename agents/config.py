@@ -251,7 +251,7 @@ class AnswerSettings(_Section):
         False, description="Number the passages in the prompt (for stronger models)."
     )
     passage_tokens: int = Field(
-        280,
+        240,
         ge=0,
         le=4096,
         description="Widen each retrieved chunk with sentences of its neighbours up to this many tokens "

@@ -20,11 +20,36 @@ import numpy as np
 
 from babelrag.chains.citations import parse_citations
 from babelrag.stores.chunking import split_sentences
-from babelrag.stores.cjk import join_sentences
+from babelrag.stores.cjk import is_unspaced, join_sentences
 from babelrag.stores.knowledge_store import SearchHit
 
 _MARK = re.compile(r"\s*\[(\d+)\]")  # with the space before it: "two minutes [1]." -> "two minutes."
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# a number and the unit right after it ("3 grams", "2 Minuten", "500 ml"): units to compare,
+# each spelling mapped to one name so "3 g", "3 grams" and "3 Gramm" agree
+_UNIT_NAMES = {
+    "g": "mg g gram grams gramm gramme grammes grammi gramos",
+    "kg": "kg kilo kilos kilogram kilograms kilogramm kilogramme kilogrammes",
+    "l": "l liter liters litre litres litro litros",
+    "ml": "ml milliliter milliliters millilitre millilitres",
+    "m": "m meter meters metre metres mètre mètres metro metros",
+    "cm": "cm centimeter centimeters centimetre centimetres",
+    "mm": "mm millimeter millimeters millimetre millimetres",
+    "km": "km kilometer kilometers kilometre kilometres kilomètre kilomètres kilómetro kilómetros",
+    "s": "s sec secs second seconds sekunde sekunden seconde secondes segundo segundos",
+    "min": "min mins minute minutes minuten minuto minutos",
+    "h": "h hour hours stunde stunden heure heures hora horas",
+    "d": "day days tag tage tagen jour jours día días dia dias",
+    "y": "year years jahr jahre jahren an ans año años",
+    "%": "percent prozent pourcent",
+    "kb": "kb kib", "mb": "mb mib", "gb": "gb gib", "tb": "tb tib",
+    "hz": "hz", "khz": "khz", "mhz": "mhz", "ghz": "ghz", "w": "w watt watts", "kw": "kw",
+}  # fmt: skip
+_UNIT_OF = {spelling: name for name, spellings in _UNIT_NAMES.items() for spelling in spellings.split()}
+_NUMBER_UNIT = re.compile(
+    r"(\d+(?:[.,]\d+)*)\s?(" + "|".join(sorted(map(re.escape, _UNIT_OF), key=len, reverse=True)) + r")\b",
+    re.IGNORECASE,
+)
 _OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*")  # -r, --soft; not "well-known" or "鱼-shaped"
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 #: Scaffolding small models copy from the prompt: "[1] (Title):", "Passage [2]:", "Passage 2:";
@@ -141,9 +166,25 @@ def _dedupe(sentences: list[str]) -> list[str]:
 
 
 def _numbers_supported(text: str, sources: Sequence[str]) -> bool:
-    """Every number in the sentence occurs in one of its passages (1.230 and 1,230 count as 1230)."""
+    """Every number in the sentence occurs in one of its passages (1.230 and 1,230 count as 1230),
+    and a number with a unit ("3 grams", "5 Minuten") occurs in a Latin-script passage with the
+    same unit: "about 3 grams of caffeine" is not supported by "steep for 2 to 3 minutes" or
+    "step 3". Units are compared by meaning across languages (g, grams, Gramm); against passages
+    in CJK scripts only the number is checked."""
     haystack = {_norm_number(n) for src in sources for n in _NUMBER.findall(src)}
-    return all(_norm_number(n) in haystack for n in _NUMBER.findall(text))
+    if not all(_norm_number(n) in haystack for n in _NUMBER.findall(text)):
+        return False
+    latin = [src for src in sources if not is_unspaced(src)]
+    if not latin:  # units are compared in Latin-script passages only
+        return True
+    written = {
+        (_norm_number(m.group(1)), _unit(m.group(2))) for src in latin for m in _NUMBER_UNIT.finditer(src)
+    }
+    return all((_norm_number(m.group(1)), _unit(m.group(2))) in written for m in _NUMBER_UNIT.finditer(text))
+
+
+def _unit(word: str) -> str:
+    return _UNIT_OF.get(word.casefold(), word.casefold())
 
 
 def _literals_supported(text: str, sources: Sequence[str]) -> bool:

@@ -193,3 +193,15 @@ def test_a_code_span_word_not_in_the_passage_is_dropped(embeddings) -> None:
 def test_hyphenated_words_are_not_options(embeddings) -> None:
     grounded = ground("Green tea is a well-known drink at 80 degrees [1].", embeddings)
     assert "well-known" in grounded.text
+
+
+def test_a_number_with_a_unit_needs_that_unit_in_a_latin_script_passage() -> None:
+    from babelrag.chains.grounding import _numbers_supported
+
+    assert not _numbers_supported("A cup holds about 3 grams of caffeine.", ["Steep for 2 to 3 minutes."])
+    assert not _numbers_supported("It takes 3 minutes.", ["Step 3: boil the water."])
+    assert _numbers_supported("Use 3 grams of leaves.", ["Use 3 g of leaves."])  # g = grams
+    assert _numbers_supported("Die Türme sind 157 Meter hoch.", ["The towers are 157 m high."])
+    assert _numbers_supported("Ziehen lassen: 2 Minuten.", ["Steep for 2 minutes."])
+    assert _numbers_supported("Plattform 4 um 10:30.", ["The train leaves at 10:30 from platform 4."])
+    assert _numbers_supported("茶叶用 3 克。", ["茶叶用3克。"])  # CJK passages: the number only

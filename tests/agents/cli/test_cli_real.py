@@ -111,7 +111,8 @@ def test_reembed_moves_a_knowledge_base_between_backends(kb_home: Path) -> None:
     """`kb reembed --backend` moves int8 (the default for e5) -> torch and back, from the stored text."""
     babelrag(kb_home, "ingest", str(SAMPLE_KB / "tea"), "--kb", "moving")
     question = "绿茶应该用多少度的水冲泡？"
-    before = json.loads(babelrag(kb_home, "search", question, "--kb", "moving", "-k", "1", "--json").stdout)
+    before = json.loads(babelrag(kb_home, "search", question, "--kb", "moving", "-k", "3", "--json").stdout)
+    close = {hit["id"] for hit in before}  # int8 and fp32 may swap near ties, not leave the top 3
     proc = babelrag(kb_home, "kb", "reembed", "--backend", "torch", "--kb", "moving", "--json")
     report = json.loads(proc.stdout)
     assert report["old_embedder"] == "babelrag/multilingual-e5-small@onnx-int8"
@@ -123,13 +124,13 @@ def test_reembed_moves_a_knowledge_base_between_backends(kb_home: Path) -> None:
     cfg = kb_home / "torch.toml"
     cfg.write_text('[models]\nembedding_backend = "torch"\n')
     proc = babelrag(kb_home, "--config", str(cfg), "search", question, "--kb", "moving", "-k", "1", "--json")
-    assert json.loads(proc.stdout)[0]["id"] == before[0]["id"]
+    assert json.loads(proc.stdout)[0]["id"] in close
     proc = babelrag(kb_home, "--config", str(cfg), "kb", "reembed", "--kb", "moving")
     assert "nothing to do" in proc.stdout
     proc = babelrag(kb_home, "kb", "reembed", "--kb", "moving", "--yes")  # back to the configured default
     assert "re-embedded" in proc.stdout
     proc = babelrag(kb_home, "search", question, "--kb", "moving", "-k", "1", "--json")
-    assert json.loads(proc.stdout)[0]["id"] == before[0]["id"]
+    assert json.loads(proc.stdout)[0]["id"] == before[0]["id"]  # the same backend again: the same top hit
     proc = babelrag(kb_home, "kb", "reembed", "--backend", "int4", "--kb", "moving", check=False)
     assert proc.returncode == 1 and "unknown embedding backend 'int4'" in proc.stderr
 
