@@ -251,11 +251,13 @@ class AnswerSettings(_Section):
         False, description="Number the passages in the prompt (for stronger models)."
     )
     passage_tokens: int = Field(
-        240,
+        0,
         ge=0,
         le=4096,
         description="Widen each retrieved chunk with sentences of its neighbours up to this many tokens "
-        "(small-to-big; 0 = the chunk alone). Longer passages cost prefill time.",
+        "(small-to-big; 0 = the chunk alone, the default: with the 0.5B generator 240 changed no "
+        "answer metric on Debian Reference and made an ask ~0.9 s slower). Longer passages cost "
+        "prefill time; try 240-400 with a larger generator.",
     )
     rewrite_wrong_language: bool = Field(
         True, description="Rewrite an answer the model wrote in another language than the question's."

@@ -116,6 +116,8 @@ def render(report: dict[str, Any]) -> str:
         f"{m['loadavg_end']}. Whole run {report['total_wall_s'] / 60:.1f} min.",
         "",
     ]
+    if report.get("note"):  # sections merged from later runs say so
+        lines += [report["note"], ""]
     for name, result in report["sections"].items():
         module = importlib.import_module(f"bench.{name}")
         if "error" in result:
