@@ -22,6 +22,7 @@ from babelrag.agents.cli.evaluate import eval_app
 from babelrag.agents.cli.kb import config_app, kb_app
 from babelrag.agents.cli.models import models_app
 from babelrag.agents.cli.run import run
+from babelrag.agents.cli.train import train_app
 from babelrag.agents.cli.write import write
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(kb_app, name="kb")
 app.add_typer(config_app, name="config")
 app.add_typer(eval_app, name="eval")
+app.add_typer(train_app, name="train")
 app.command()(ask)
 app.command()(chat)
 app.command()(write)

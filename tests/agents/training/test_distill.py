@@ -1,0 +1,92 @@
+"""Distillation on tiny models the test builds: the loss goes down, a loadable folder with a card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from babelrag.agents.training.distill import CARD, DistillConfig, distill, sample_pairs
+from babelrag.stores.errors import BabelragError
+
+pytestmark = pytest.mark.unit
+
+WORDS = (
+    "the cat dog sleeps runs eats house tree red blue die katze hund schläft läuft isst haus baum rot blau"
+)
+
+
+def tiny_encoder(folder: Path, hidden: int, seed: int):
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *WORDS.split()])}
+    tok = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = Whitespace()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]"
+    )
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=2 * hidden, max_position_embeddings=64,
+    )  # fmt: skip
+    BertModel(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    transformer = models.Transformer(str(folder), max_seq_length=32)
+    return SentenceTransformer(modules=[transformer, models.Pooling(hidden, "mean")], device="cpu")
+
+
+def test_the_student_learns_the_teachers_space_and_is_saved_with_a_card(tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    teacher = tiny_encoder(tmp_path / "teacher", 48, seed=1)
+    student = tiny_encoder(tmp_path / "student", 32, seed=2)
+    english = ["the cat sleeps", "the dog runs", "the cat eats", "red house", "blue tree", "the dog eats"]
+    german = [
+        "die katze schläft",
+        "die hund läuft",
+        "die katze isst",
+        "rot haus",
+        "blau baum",
+        "die hund isst",
+    ]
+    rows = [("de", e, g, "tiny") for e, g in zip(english, german, strict=True)] * 4
+    out = tmp_path / "distilled"
+    report = distill(
+        teacher=teacher,
+        student=student,
+        teacher_id="tiny-teacher",
+        student_id="tiny-student",
+        rows=rows,
+        output=out,
+        config=DistillConfig(max_pairs=24, max_steps=30, batch_size=8, learning_rate=5e-3),
+        evaluate=lambda model: {"dimension": model.get_embedding_dimension()},
+    )
+    assert report.steps == 30 and report.projection_dim == 48  # dimensions differ: a learned projection
+    assert report.loss_last < report.loss_first
+    assert report.evaluation == {"before": {"dimension": 32}, "after": {"dimension": 32}}
+    loaded = SentenceTransformer(str(out), device="cpu")
+    assert loaded.get_embedding_dimension() == 32  # still a drop-in for the student
+    card = json.loads((out / CARD).read_text())
+    assert card["teacher"] == "tiny-teacher" and card["languages"] == {"de": 6}
+    assert "Debian Reference" in (out / "README.md").read_text()
+    assert not list(tmp_path.glob(".partial-*")), "the scratch folder is removed"
+
+
+def test_pairs_are_sampled_evenly_and_nothing_to_train_on_is_an_error(tmp_path: Path) -> None:
+    rows = [("de", f"e{i}", f"d{i}", "x") for i in range(10)] + [
+        ("ja", f"e{i}", f"j{i}", "x") for i in range(3)
+    ]
+    picked = sample_pairs(rows, 6, seed=1)
+    assert sorted(r[0] for r in picked) == ["de", "de", "de", "ja", "ja", "ja"]
+    with pytest.raises(BabelragError, match="no parallel pairs"):
+        distill(
+            teacher=None, student=None, teacher_id="t", student_id="s", rows=[], output=tmp_path / "o",
+            config=DistillConfig(),
+        )  # fmt: skip
