@@ -74,8 +74,12 @@ def distill_cmd(
     pairs_file: Annotated[Path, typer.Argument(help="Parallel TSV from `babelrag train fetch-parallel`.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the trained model.")],
     teacher: Annotated[
-        str, typer.Option(help="Teacher embedder (pack name, HF id or folder).")
-    ] = "babelrag/embeddinggemma-300m",
+        str | None,
+        typer.Option(
+            help="Teacher embedder (pack name, HF id or folder). Default: the student itself, whose "
+            "English vectors its translations then learn to match (measured: see the README)."
+        ),
+    ] = None,
     student: Annotated[str | None, typer.Option(help="Student embedder (default: models.embedder).")] = None,
     max_pairs: Annotated[
         int, typer.Option(help="Pairs to train on, split evenly over the languages.")
@@ -90,6 +94,13 @@ def distill_cmd(
         typer.Option("--eval", help="BEIR folders to measure dense MRR@10 on before and after (repeatable)."),
     ] = None,
     eval_queries: Annotated[int, typer.Option(help="Queries per --eval folder.")] = 100,
+    roles: Annotated[
+        str,
+        typer.Option(
+            help="Which of the models' prompts the rows are trained with, in turn: query,document "
+            "or query (the document side, and so an existing index, then moves least)."
+        ),
+    ] = "query,document",
     json_output: JsonOption = False,
 ) -> None:
     """Multilingual knowledge distillation: the student learns to embed a sentence and its
@@ -104,18 +115,18 @@ def distill_cmd(
     rows = list(read_tsv(pairs_file))
     with runtime_for(ctx) as rt:
         student_id = student or rt.settings.models.embedder
+        teacher = teacher or student_id
         quiet_hf_logging()
         with rt.progress.task(f"loading teacher {teacher} and student {student_id}"):
             teacher_model = load_sentence_transformer(rt.resolve(teacher), rt.settings.models.device)
             student_model = load_sentence_transformer(rt.resolve(student_id), rt.settings.models.device)
-        prompts = getattr(student_model, "prompts", {}) or {}
         config = DistillConfig(
             max_pairs=max_pairs,
             max_steps=max_steps,
             batch_size=batch_size,
             learning_rate=learning_rate,
-            teacher_prompt=(getattr(teacher_model, "prompts", {}) or {}).get("query"),
-            student_prompts=tuple(p for p in (prompts.get("query"), prompts.get("passage")) if p) or ("",),
+            student_prompts=_prompts(student_model, roles) or ("",),
+            teacher_prompts=_prompts(teacher_model, roles),  # by role: query with query, and so on
         )
         evaluate = _evaluator(rt, eval_dirs or [], eval_queries) if eval_dirs else None
         report = distill(
@@ -140,6 +151,20 @@ def distill_cmd(
     for stage, results in report.evaluation.items():
         out.print(f"{stage}: {results}", highlight=False)
     out.print(f"use it: babelrag kb reembed --embedder {out_dir} --backend torch --kb NAME", highlight=False)
+
+
+def _prompts(model: Any, roles: str = "query,document") -> tuple[str, ...]:
+    """The model's prompts for ``roles`` (e5: "query: ", "passage: "), those it has."""
+    from babelrag.stores.errors import ConfigError
+
+    prompts = getattr(model, "prompts", {}) or {}
+    names = {"query": ("query", "search_query"), "document": ("passage", "document", "search_document")}
+    out = []
+    for role in (r.strip() for r in roles.split(",") if r.strip()):
+        if role not in names:
+            raise ConfigError(f"unknown role {role!r}", hint="--roles takes query, document or both")
+        out += [prompts[k] for k in names[role] if prompts.get(k)][:1]
+    return tuple(out)
 
 
 def _evaluator(rt: Any, folders: list[Path], max_queries: int) -> Any:

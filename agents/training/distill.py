@@ -36,8 +36,10 @@ class DistillConfig:
     learning_rate: float = 2e-5
     max_seq_length: int = 96
     seed: int = 42
-    teacher_prompt: str | None = None  # prepended to the English side for the teacher
     student_prompts: tuple[str, ...] = ("",)  # each row is trained with one, in turn (e5: query:/passage:)
+    # what the teacher prepends to the English side for a row trained with the student prompt at the
+    # same index (a teacher with the same prompts: the same ones); empty: the first, or none
+    teacher_prompts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -106,13 +108,29 @@ def distill(
     started = time.perf_counter()
     before = evaluate(student) if evaluate else None
 
-    english = list(dict.fromkeys(p[1] for p in pairs))
-    with progress.task("teacher: embedding the English side", total=len(english)) as task:
-        vectors: dict[str, Any] = {}
-        for start in range(0, len(english), 64):
-            batch = english[start : start + 64]
-            texts = [f"{config.teacher_prompt}{t}" if config.teacher_prompt else t for t in batch]
-            encoded = teacher.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+    prompts = config.student_prompts or ("",)
+    teacher_prompts = [
+        config.teacher_prompts[k] if k < len(config.teacher_prompts) else (config.teacher_prompts or ("",))[0]
+        for k in range(len(prompts))
+    ]
+    # row r of pair i is trained with student prompt (2i + r) % n, toward the teacher's English
+    # vector under the matching teacher prompt
+    wanted = {
+        (teacher_prompts[(2 * i + r) % len(prompts)], en)
+        for i, (_l, en, _t, _s) in enumerate(pairs)
+        for r in (0, 1)
+    }
+    keys = sorted(wanted)
+    vectors: dict[tuple[str, str], Any] = {}
+    with progress.task("teacher: embedding the English side", total=len(keys)) as task:
+        for start in range(0, len(keys), 64):
+            batch = keys[start : start + 64]
+            encoded = teacher.encode(
+                [prompt + en for prompt, en in batch],
+                batch_size=32,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+            )
             vectors.update(zip(batch, encoded, strict=True))
             task.advance(len(batch))
     teacher_dim = int(next(iter(vectors.values())).shape[0])
@@ -121,11 +139,11 @@ def distill(
 
     texts: list[str] = []
     labels: list[Any] = []
-    prompts = config.student_prompts or ("",)
     for i, (_lang, en, translation, _source) in enumerate(pairs):
-        for j, text in enumerate((en, translation)):
-            texts.append(prompts[(2 * i + j) % len(prompts)] + text)
-            labels.append(vectors[en])
+        for r, text in enumerate((en, translation)):
+            k = (2 * i + r) % len(prompts)
+            texts.append(prompts[k] + text)
+            labels.append(vectors[(teacher_prompts[k], en)])
     dataset = Dataset.from_dict({"sentence": texts, "label": np.asarray(labels, dtype=np.float32).tolist()})
 
     student.max_seq_length = min(int(student.max_seq_length or 512), config.max_seq_length)
@@ -152,6 +170,9 @@ def distill(
     trainer = SentenceTransformerTrainer(
         model=student, args=args, train_dataset=dataset, loss=loss, callbacks=[_Progress(progress, losses)]
     )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # it prints every log line to stdout (our JSON goes there)
     resume = _last_checkpoint(scratch / "checkpoints")
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     after = evaluate(student) if evaluate else None
