@@ -33,7 +33,7 @@ class DistillConfig:
     max_steps: int | None = None
     epochs: int = 1
     batch_size: int = 32
-    learning_rate: float = 2e-5
+    learning_rate: float = 5e-6
     max_seq_length: int = 96
     seed: int = 42
     student_prompts: tuple[str, ...] = ("",)  # each row is trained with one, in turn (e5: query:/passage:)
