@@ -143,15 +143,15 @@ def _drop_repeats(addition: str, original: str, *, overlap: float = 0.7) -> str:
     the sentence's character pairs already in one sentence of the draft (CJK has no words to
     compare, so pairs of characters serve for every script)."""
     norm = re.sub(r"\W+", "", original).casefold()
-    drafted = [_pairs(s) for s in split_sentences(original) if s.strip()]
-    whole = _pairs(original)
+    drafted = [_pairs(_plain(s)) for s in split_sentences(original) if s.strip()]
+    whole = _pairs(_plain(original))
     parts = re.split(r"(?<=[.!?。！？])\s*", addition)
     kept = []
     for part in parts:
-        plain = re.sub(r"\[\d+\]|\W+", "", part).casefold()
+        plain = _plain(part)
         if not plain or plain in norm:
             continue
-        pairs = _pairs(part)
+        pairs = _pairs(plain)
         if pairs and (
             any(len(pairs & d) / len(pairs) >= overlap for d in drafted)
             or len(pairs & whole) / len(pairs) >= 0.85  # one sentence restating two of the draft's
@@ -161,8 +161,12 @@ def _drop_repeats(addition: str, original: str, *, overlap: float = 0.7) -> str:
     return join_sentences(kept).strip()
 
 
-def _pairs(text: str) -> set[str]:
-    plain = re.sub(r"\[\d+\]|\W+", "", text).casefold()
+def _plain(text: str) -> str:
+    """Letters and digits only, citation markers removed, case folded: what repeats are compared on."""
+    return re.sub(r"\[\d+\]|\W+", "", text).casefold()
+
+
+def _pairs(plain: str) -> set[str]:
     return {plain[i : i + 2] for i in range(len(plain) - 1)}
 
 

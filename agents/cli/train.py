@@ -120,8 +120,14 @@ def distill_cmd(
         teacher = teacher or student_id
         quiet_hf_logging()
         with rt.progress.task(f"loading teacher {teacher} and student {student_id}"):
-            teacher_model = load_sentence_transformer(rt.resolve(teacher), rt.settings.models.device)
             student_model = load_sentence_transformer(rt.resolve(student_id), rt.settings.models.device)
+            # distill() computes every teacher vector before training starts, so a student that is
+            # its own teacher needs no second copy in memory
+            teacher_model = (
+                student_model
+                if teacher == student_id
+                else load_sentence_transformer(rt.resolve(teacher), rt.settings.models.device)
+            )
         config = DistillConfig(
             max_pairs=max_pairs,
             max_steps=max_steps,

@@ -30,10 +30,15 @@ def eval_kb_name(dataset: BeirDataset, embedder: str) -> str:
     return f"eval-{digest.hexdigest()[:12]}"
 
 
+def corpus_kb_name(rt: Runtime, dataset: BeirDataset) -> str:
+    """The evaluation knowledge base of ``dataset`` for the runtime's embedder and backend."""
+    models = rt.settings.models
+    return eval_kb_name(dataset, embedder_id(models.embedder, models.backend))
+
+
 def prepare_corpus_kb(rt: Runtime, dataset: BeirDataset) -> Runtime:
     """A runtime on the corpus's knowledge base, ingesting the corpus if it is not there yet."""
-    models = rt.settings.models
-    kb = eval_kb_name(dataset, embedder_id(models.embedder, models.backend))
+    kb = corpus_kb_name(rt, dataset)
     rt = rt.with_kb(kb)
     jsonl = rt.settings.cache_dir / "eval" / f"{kb}.jsonl"
     if not jsonl.exists():
@@ -116,8 +121,7 @@ def whole_document_mode(rt: Runtime, dataset: BeirDataset, *, k: int = 10) -> Mo
     from babelrag.stores.context import contextual_text
 
     embedder = rt.embedder
-    models = rt.settings.models
-    name = eval_kb_name(dataset, embedder_id(models.embedder, models.backend))
+    name = corpus_kb_name(rt, dataset)
     ids = sorted(dataset.corpus)
     cache = rt.settings.cache_dir / "eval" / f"{name}-whole-doc.npy"
     matrix = np.load(cache) if cache.exists() else None

@@ -109,10 +109,8 @@ def distill(
     before = evaluate(student) if evaluate else None
 
     prompts = config.student_prompts or ("",)
-    teacher_prompts = [
-        config.teacher_prompts[k] if k < len(config.teacher_prompts) else (config.teacher_prompts or ("",))[0]
-        for k in range(len(prompts))
-    ]
+    given = config.teacher_prompts or ("",)
+    teacher_prompts = [given[k] if k < len(given) else given[0] for k in range(len(prompts))]
     # row r of pair i is trained with student prompt (2i + r) % n, toward the teacher's English
     # vector under the matching teacher prompt
     wanted = {
