@@ -92,3 +92,22 @@ def _reason(exc: BaseException) -> str:
 def _is_auth(exc: BaseException) -> bool:
     text = f"{type(exc).__name__} {exc}".lower()
     return any(word in text for word in ("auth", "401", "403", "forbidden"))
+
+
+def lost_server_error(exc: BaseException) -> StoreError | None:
+    """The user-facing error for a Chroma server that stopped answering in the middle of a
+    command (the HTTP client raises its own transport errors there), or None for anything else."""
+    import sys
+
+    httpx = sys.modules.get("httpx")  # only a server client brings it in
+    if httpx is None or not isinstance(exc, httpx.TransportError):
+        return None
+    try:
+        url = exc.request.url
+        where = f"{url.scheme}://{url.host}:{url.port}" if url.port else f"{url.scheme}://{url.host}"
+    except RuntimeError:  # an error raised without its request
+        where = "the configured URL"
+    return StoreError(
+        f"lost the Chroma server at {where}: {_reason(exc)}",
+        hint="check that `chroma run` is still running there, then run the command again",
+    )

@@ -181,3 +181,14 @@ def test_a_reader_waits_for_a_swap_in_progress_instead_of_undoing_it(
     monkeypatch.setattr("babelrag.stores.knowledge_store.time.sleep", other_process_finishes)
     reader = KnowledgeStore(client=client, name="test", embedder=emb, create=False)
     assert reader.collection.id == new.collection.id, "the new index, not the old one renamed back"
+
+
+def test_a_server_lost_mid_command_becomes_a_store_error_naming_it() -> None:
+    import httpx
+
+    from babelrag.stores.chroma_server import lost_server_error
+
+    request = httpx.Request("POST", "http://chroma.lan:8000/api/v2/tenants/t/databases/d/collections")
+    lost = lost_server_error(httpx.ConnectError("[Errno 111] Connection refused", request=request))
+    assert lost is not None and "http://chroma.lan:8000" in lost.message and "chroma run" in (lost.hint or "")
+    assert lost_server_error(ValueError("a bug")) is None, "anything else stays a bug with its traceback"
