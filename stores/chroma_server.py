@@ -12,7 +12,9 @@ What makes that correct is that a knowledge base keeps no state outside its Chro
   collection's ``revision`` (a fresh token written after every change, by whichever process
   made it) tells a process when its copy is stale;
 - a re-embedding fills a new collection and renames it into place; a reader that meets the moment
-  between the two renames waits for it rather than "repairing" it.
+  between the two renames waits for it rather than "repairing" it, and a second re-embedding is
+  refused while the first one's writer is alive (creating the new collection is atomic on the
+  server; see :mod:`babelrag.stores.reembed`).
 
 What stays per process, by design: the model pack and translation cache (``cache_dir``), the
 ONNX build lock, and saved chat sessions (``home/sessions``: give the processes one shared home,

@@ -10,6 +10,8 @@ process changed them: the client may be a Chroma server that others write to too
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from collections import Counter
@@ -117,6 +119,7 @@ class KnowledgeStore:
         embedder: TextEmbedder | None,
         create: bool = True,
         collection: str | None = None,
+        exclusive: bool = False,
     ) -> None:
         if create and embedder is None:
             raise ValueError("creating a knowledge base needs its embedder")
@@ -124,7 +127,7 @@ class KnowledgeStore:
         self.name = name
         self._collection_name = collection or collection_name(name)  # another only while re-embedding
         self._embedder = embedder
-        self.collection = self._open(create)
+        self.collection = self._create_new() if exclusive else self._open(create)
         self._languages: tuple[str, Counter[str]] | None = None
 
     @property
@@ -154,16 +157,35 @@ class KnowledgeStore:
                 f"there is no knowledge base named {self.name!r}",
                 hint=f"ingest documents first: babelrag ingest PATH --kb {self.name}",
             )
+        return self._create()
+
+    def _create(self) -> Collection:
         return self.client.create_collection(
-            cname,
+            self._collection_name,
             configuration={"hnsw": {"space": "cosine"}},
             metadata={
                 "embedder_id": self.embedder.model_id,
                 "embedding_dim": self.embedder.dimension,
                 "babelrag_schema": SCHEMA_VERSION,
+                **_writer_stamp(),
             },
             embedding_function=None,
         )
+
+    def _create_new(self) -> Collection:
+        """Create the collection, or fail if any client has one of that name (creation is atomic
+        on the server: of two processes racing, one gets this error)."""
+        from chromadb.errors import ChromaError
+
+        try:
+            return self._create()
+        except ChromaError as exc:
+            if "already exists" not in str(exc):
+                raise
+            raise StoreError(
+                f"collection {self._collection_name!r} of knowledge base {self.name!r} is being "
+                "written by another process"
+            ) from None
 
     def _names(self) -> set[str]:
         return {c.name for c in self.client.list_collections()}
@@ -216,7 +238,7 @@ class KnowledgeStore:
         """A new revision token, written after the change it announces (so a reader that sees it
         also sees the change). ``modify`` replaces the metadata: the rest is carried over."""
         if n:
-            meta = {**self.metadata, "revision": uuid.uuid4().hex}
+            meta = {**self.metadata, "revision": uuid.uuid4().hex, **_writer_stamp()}
             self.collection.modify(metadata=meta)
 
     def revision(self) -> str:
@@ -371,6 +393,11 @@ class KnowledgeStore:
         norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
         sims = matrix @ query / np.where(norms == 0, 1.0, norms)
         return {cid: float(min(1.0, max(0.0, s))) for cid, s in zip(ids, sims, strict=True)}
+
+
+def _writer_stamp() -> dict[str, Scalar]:
+    """Who wrote a collection last, and when: a re-embedding tells a live one from an abandoned one."""
+    return {"writer": f"{socket.gethostname()}:{os.getpid()}", "updated_at": round(time.time(), 3)}
 
 
 def build_where(*, lang: str | None, where: Mapping[str, Scalar] | None) -> dict[str, Any] | None:

@@ -192,3 +192,14 @@ def test_a_server_lost_mid_command_becomes_a_store_error_naming_it() -> None:
     lost = lost_server_error(httpx.ConnectError("[Errno 111] Connection refused", request=request))
     assert lost is not None and "http://chroma.lan:8000" in lost.message and "chroma run" in (lost.hint or "")
     assert lost_server_error(ValueError("a bug")) is None, "anything else stays a bug with its traceback"
+
+
+def test_creating_a_work_collection_is_exclusive_across_clients(two_clients) -> None:
+    """What keeps two re-embeddings of one knowledge base from sharing one new collection."""
+    first, second = two_clients
+    emb = KeywordEmbeddings(dimension=16)
+    KnowledgeStore(client=first, name="test", embedder=emb, collection=building_name("test"), exclusive=True)
+    with pytest.raises(StoreError, match="being written by another process"):
+        KnowledgeStore(
+            client=second, name="test", embedder=emb, collection=building_name("test"), exclusive=True
+        )
