@@ -15,7 +15,15 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from babelrag.stores.errors import ConfigError
@@ -293,6 +301,44 @@ class WriteSettings(_Section):
     )
 
 
+class StoreSettings(_Section):
+    """Where the knowledge bases live: the data directory (embedded Chroma) or a Chroma server."""
+
+    chroma_url: str | None = Field(
+        None,
+        description="A Chroma server (`chroma run --path DIR --port P`) as http://host:port, shared by "
+        "every babelrag process that names it; default: embedded Chroma in the data directory.",
+    )
+    chroma_token: SecretStr | None = Field(
+        None,
+        description="Token sent to the Chroma server (for a server behind an authenticating proxy, "
+        "or Chroma Cloud); never printed.",
+    )
+    chroma_token_header: Literal["authorization", "x-chroma-token"] = Field(
+        "authorization",
+        description="How the token is sent: `Authorization: Bearer TOKEN` or `X-Chroma-Token: TOKEN`.",
+    )
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value if "://" in value else f"http://{value}")
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+            raise ValueError("chroma_url must look like http://host:port (or https://host)")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("chroma_url must be the server's root, http://host:port, without a path")
+        return value if "://" in value else f"http://{value}"
+
+
 class Settings(BaseSettings):
     # frozen: settings are built once (in the CLI) and passed down; a variant is a new object
     model_config = SettingsConfigDict(
@@ -312,6 +358,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     write: WriteSettings = Field(default_factory=WriteSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     @field_validator("kb")
     @classmethod
@@ -335,6 +382,11 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.home / "chroma"
+
+    @property
+    def store_location(self) -> str:
+        """Where the knowledge bases are, for messages: the Chroma server or the data directory."""
+        return f"the Chroma server at {self.store.chroma_url}" if self.store.chroma_url else str(self.home)
 
     @classmethod
     def settings_customise_sources(

@@ -71,7 +71,8 @@ class Runtime:
         same_models = settings.models == self.settings.models
         if same_models and "embedder" in self.__dict__:
             child.__dict__["embedder"] = self.embedder
-        if settings.home == self.settings.home and "chroma" in self.__dict__:
+        same_store = (settings.home, settings.store) == (self.settings.home, self.settings.store)
+        if same_store and "chroma" in self.__dict__:
             child.__dict__["chroma"] = self.chroma
         old, new = self.settings.generation, settings.generation
         # a llama.cpp context has a fixed size and thread count: share it only while they stay
@@ -135,6 +136,14 @@ class Runtime:
 
     @cached_property
     def chroma(self) -> ClientAPI:
+        """The Chroma server of ``store.chroma_url`` if set (shared with other processes), else
+        embedded Chroma in the data directory."""
+        cfg = self.settings.store
+        if cfg.chroma_url:
+            from babelrag.stores.chroma_server import open_chroma_server
+
+            token = cfg.chroma_token.get_secret_value() if cfg.chroma_token else None
+            return open_chroma_server(cfg.chroma_url, token=token, token_header=cfg.chroma_token_header)
         from babelrag.stores.knowledge_store import open_chroma_client
 
         return open_chroma_client(self.settings.chroma_dir)
@@ -172,7 +181,11 @@ class Runtime:
         """
         from babelrag.stores.catalog import Catalog
 
-        exists = "chroma" in self.__dict__ or self.settings.chroma_dir.exists()
+        exists = (
+            "chroma" in self.__dict__
+            or self.settings.store.chroma_url is not None
+            or self.settings.chroma_dir.exists()
+        )
         return Catalog(self.chroma if exists else None)
 
     def chunker(self) -> Chunker:
@@ -329,13 +342,14 @@ class Runtime:
         from babelrag.stores.lexical import BM25Index
 
         store = self.store()
-        key = (store.name, store.count())
+        # the revision changes with every write by any process (a shared Chroma server included)
+        key = (store.name, store.revision())
         if self._lexical is None or self._lexical[0] != key:
             with self.progress.task("building the lexical index"):
                 self._lexical = (key, BM25Index.from_store(store))
         return self._lexical[1]
 
-    _lexical: tuple[tuple[str, int], BM25Index] | None = None
+    _lexical: tuple[tuple[str, str], BM25Index] | None = None
 
     def cross_lingual_retriever(
         self,

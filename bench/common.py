@@ -121,10 +121,12 @@ def _read(path: str) -> str:
 
 # -- babelrag inputs ------------------------------------------------------------------------
 def bench_settings(home: Path, **overrides: Any) -> Settings:
-    """Settings for a throwaway data directory, with the installed model pack."""
-    from babelrag.agents.config import default_cache_dir, load_settings
+    """Settings for a throwaway data directory, with the installed model pack; embedded Chroma
+    there even where ``BABELRAG_STORE__CHROMA_URL`` names a server (the bench writes scratch KBs)."""
+    from babelrag.agents.config import StoreSettings, default_cache_dir, load_settings
 
-    return load_settings(home=home, cache_dir=default_cache_dir(), **overrides)
+    settings = load_settings(home=home, cache_dir=default_cache_dir(), **overrides)
+    return settings.model_copy(update={"store": StoreSettings()})
 
 
 def sample_chunks(chunker: Chunker) -> list[str]:

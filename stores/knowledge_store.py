@@ -2,11 +2,18 @@
 
 The collection's metadata records the embedder's id and dimension; opening it with another
 embedder is an :class:`EmbedderMismatchError`, because vectors from two models in one index
-give silently wrong answers.
+give silently wrong answers. It also holds a ``revision`` token, replaced after every write, so
+that whatever a process derives from the chunks (BM25 index, language counts) is rebuilt when any
+process changed them: the client may be a Chroma server that others write to too
+(see :mod:`babelrag.stores.chroma_server`).
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +35,8 @@ COLLECTION_PREFIX = "kb-"
 #: Metadata of a heading entry (a document's header embedded on its own, see ``stores/context.py``):
 #: the index of the chunk it heads. Heading entries have no ``chunk`` key.
 HEADING_OF = "heading_of"
+#: How long a reader waits when it finds a knowledge base between a re-embedding's two renames.
+_SWAP_WAIT_S = 0.5
 Scalar = str | int | float | bool
 
 
@@ -119,6 +128,7 @@ class KnowledgeStore:
         embedder: TextEmbedder | None,
         create: bool = True,
         collection: str | None = None,
+        exclusive: bool = False,
     ) -> None:
         if create and embedder is None:
             raise ValueError("creating a knowledge base needs its embedder")
@@ -126,8 +136,8 @@ class KnowledgeStore:
         self.name = name
         self._collection_name = collection or collection_name(name)  # another only while re-embedding
         self._embedder = embedder
-        self.collection = self._open(create)
-        self._languages: tuple[int, Counter[str]] | None = None
+        self.collection = self._create_new() if exclusive else self._open(create)
+        self._languages: tuple[str, Counter[str]] | None = None
 
     @property
     def embedder(self) -> TextEmbedder:
@@ -137,11 +147,15 @@ class KnowledgeStore:
 
     def _open(self, create: bool) -> Collection:
         cname = self._collection_name
-        existing = {c.name for c in self.client.list_collections()}
-        interrupted = previous_name(self.name) in existing and cname == collection_name(self.name)
-        if cname not in existing and interrupted:  # a re-embedding stopped between its two renames
-            self.client.get_collection(previous_name(self.name)).modify(name=cname)
-            existing.add(cname)
+        existing = self._names()
+        if cname not in existing and self._mid_swap(existing):
+            # a re-embedding between its two renames: another process's that is about to finish
+            # (wait for it), or one that stopped there (undo its first rename)
+            time.sleep(_SWAP_WAIT_S)
+            existing = self._names()
+            if cname not in existing and self._mid_swap(existing):
+                self.client.get_collection(previous_name(self.name)).modify(name=cname)
+                existing.add(cname)
         if cname in existing:
             collection = self.client.get_collection(cname, embedding_function=None)
             if self._embedder is not None:
@@ -152,16 +166,41 @@ class KnowledgeStore:
                 f"there is no knowledge base named {self.name!r}",
                 hint=f"ingest documents first: babelrag ingest PATH --kb {self.name}",
             )
+        return self._create()
+
+    def _create(self) -> Collection:
         return self.client.create_collection(
-            cname,
+            self._collection_name,
             configuration={"hnsw": {"space": "cosine"}},
             metadata={
                 "embedder_id": self.embedder.model_id,
                 "embedding_dim": self.embedder.dimension,
                 "babelrag_schema": SCHEMA_VERSION,
+                **_writer_stamp(),
             },
             embedding_function=None,
         )
+
+    def _create_new(self) -> Collection:
+        """Create the collection, or fail if any client has one of that name (creation is atomic
+        on the server: of two processes racing, one gets this error)."""
+        from chromadb.errors import ChromaError
+
+        try:
+            return self._create()
+        except ChromaError as exc:
+            if "already exists" not in str(exc):
+                raise
+            raise StoreError(
+                f"collection {self._collection_name!r} of knowledge base {self.name!r} is being "
+                "written by another process"
+            ) from None
+
+    def _names(self) -> set[str]:
+        return {c.name for c in self.client.list_collections()}
+
+    def _mid_swap(self, existing: set[str]) -> bool:
+        return self._collection_name == collection_name(self.name) and previous_name(self.name) in existing
 
     def _check_embedder(self, meta: Mapping[str, Any]) -> None:
         stored_id, stored_dim = meta.get("embedder_id"), meta.get("embedding_dim")
@@ -189,17 +228,51 @@ class KnowledgeStore:
                 metadatas=[dict(m) for m in metadatas[start:stop]],
                 embeddings=np.asarray(vectors[start:stop], dtype=np.float32).tolist(),
             )
+        self._changed(len(ids))
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Scalar]]) -> None:
         for start, stop in self._batches(len(ids)):
             self.collection.update(
                 ids=list(ids[start:stop]), metadatas=[dict(m) for m in metadatas[start:stop]]
             )
+        self._changed(len(ids))
 
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         for start, stop in self._batches(len(ids)):
             self.collection.delete(ids=ids[start:stop])
+        self._changed(len(ids))
+
+    def _changed(self, n: int) -> None:
+        """A new revision token, written after the change it announces (so a reader that sees it
+        also sees the change). ``modify`` replaces the metadata: the rest is carried over."""
+        if n:
+            meta = {**self.metadata, "revision": uuid.uuid4().hex, **_writer_stamp()}
+            self.collection.modify(metadata=meta)
+
+    def revision(self) -> str:
+        """A token that changes whenever any client changed this knowledge base's chunks.
+
+        Asks the server each time (one small request). A collection replaced under the same name
+        (re-embedded by another process) is adopted here, and checked against the embedder again.
+        """
+        from chromadb.errors import NotFoundError
+
+        try:
+            current = self.client.get_collection(self._collection_name, embedding_function=None)
+        except NotFoundError:
+            raise StoreError(
+                f"knowledge base {self.name!r} is no longer there (removed, or being re-embedded "
+                "by another process)",
+                hint="see `babelrag kb list`; try again in a moment",
+            ) from None
+        if current.id != self.collection.id:
+            if self._embedder is not None:
+                self._check_embedder(current.metadata or {})
+            self.collection = current
+        meta = current.metadata or {}
+        # knowledge bases written before revisions existed: the chunk count stands in until a write
+        return str(meta.get("revision") or f"count:{current.count()}")
 
     def _batches(self, n: int) -> Iterable[tuple[int, int]]:
         size = max(1, min(self.client.get_max_batch_size(), 4096))
@@ -275,11 +348,12 @@ class KnowledgeStore:
     def languages(self) -> Counter[str]:
         """Chunk counts per language: which languages the knowledge base holds.
 
-        Read on every cross-lingual query, so remembered while the chunk count stays the same.
+        Read on every cross-lingual query, so remembered while the revision stays the same.
         """
-        count = self.count()
-        if self._languages is None or self._languages[0] != count:
-            self._languages = (count, Counter(str(m.get("lang", "und")) for _, _, m in self.iter_chunks()))
+        revision = self.revision()
+        if self._languages is None or self._languages[0] != revision:
+            counts = Counter(str(m.get("lang", "und")) for _, _, m in self.iter_chunks())
+            self._languages = (revision, counts)
         return Counter(self._languages[1])
 
     def search(
@@ -348,6 +422,11 @@ def _hit(cid: str, text: str | None, meta: dict[str, Scalar], similarity: float)
         text=text or "",
         metadata=meta,
     )
+
+
+def _writer_stamp() -> dict[str, Scalar]:
+    """Who wrote a collection last, and when: a re-embedding tells a live one from an abandoned one."""
+    return {"writer": f"{socket.gethostname()}:{os.getpid()}", "updated_at": round(time.time(), 3)}
 
 
 def build_where(*, lang: str | None, where: Mapping[str, Scalar] | None) -> dict[str, Any] | None:

@@ -6,10 +6,17 @@ takes the knowledge base's name (two renames, and an interrupted swap is undone 
 knowledge base is opened) and the old one is deleted. An interrupted run leaves the old index in
 use and starts over next time. Chunk fingerprints are rewritten for the new embedder, so an
 unchanged file stays unchanged on the next ingest.
+
+One re-embedding of a knowledge base at a time, also across processes sharing a Chroma server: the
+new collection is created atomically (a second run fails to create it), and one found there is
+taken over only when its writer is gone: a process of this host that no longer runs (or this very
+process, interrupted earlier), or no write for :data:`ABANDONED_AFTER_S` from another host.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,6 +24,7 @@ from typing import TYPE_CHECKING
 from babelrag.stores.chunking import Chunker
 from babelrag.stores.context import contextual_text
 from babelrag.stores.embeddings import TextEmbedder
+from babelrag.stores.errors import StoreError
 from babelrag.stores.ingest import settings_hash, with_settings_hash
 from babelrag.stores.knowledge_store import (
     HEADING_OF,
@@ -55,8 +63,13 @@ def reembed(
     started = time.perf_counter()
     old = KnowledgeStore(client=client, name=kb, embedder=None, create=False)
     old_id = old.metadata.get("embedder_id")
-    _drop(client, building_name(kb))  # what an interrupted run left
-    new = KnowledgeStore(client=client, name=kb, embedder=embedder, create=True, collection=building_name(kb))
+    _take_over_abandoned(client, kb)
+    try:
+        new = KnowledgeStore(
+            client=client, name=kb, embedder=embedder, collection=building_name(kb), exclusive=True
+        )
+    except StoreError:
+        raise _busy(kb, "it started just now") from None
     # a chunk keeps its header state: one built before headers existed keeps the fingerprint that
     # makes the next `ingest` of its file add them (that needs the file's headings, not stored)
     new_hash = {
@@ -99,6 +112,45 @@ def _embed_page(
             metadatas.append(meta)
         new.upsert([cid for cid, _, _ in batch], [text for _, text, _ in batch], metadatas, vectors)
         task.advance(len(batch))
+
+
+#: A re-embedding from another host that wrote nothing for this long is taken to have stopped
+#: (it writes every embedding batch: seconds apart even with slow embedders on 2 cores).
+ABANDONED_AFTER_S = 600
+
+
+def _take_over_abandoned(client: ClientAPI, kb: str) -> None:
+    """Drop what an interrupted run left, or refuse while another run is writing it."""
+    name = building_name(kb)
+    if name not in {c.name for c in client.list_collections()}:
+        return
+    meta = client.get_collection(name).metadata or {}
+    host, _, pid = str(meta.get("writer") or "").rpartition(":")
+    age = time.time() - float(meta.get("updated_at") or 0)
+    if host == socket.gethostname() and pid.isdigit():
+        abandoned = int(pid) == os.getpid() or not _running(int(pid))
+    else:
+        abandoned = age > ABANDONED_AFTER_S
+    if not abandoned:
+        raise _busy(kb, f"process {meta.get('writer')} wrote to it {age:.0f} s ago")
+    client.delete_collection(name)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _busy(kb: str, detail: str) -> StoreError:
+    return StoreError(
+        f"knowledge base {kb!r} is being re-embedded by another process ({detail})",
+        hint="wait for it to finish; the old index answers until then",
+    )
 
 
 def _swap(client: ClientAPI, kb: str) -> None:

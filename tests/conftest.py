@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,73 @@ def keyword_store(tmp_path: Path):
     ingestor = make_ingestor(tmp_path, KeywordEmbeddings(dimension=128))
     ingestor.ingest([write_kb(tmp_path)])
     return ingestor.store
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def chroma_cli() -> str | None:
+    """The ``chroma`` command installed with chromadb (next to this interpreter, else on PATH)."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / "chroma"
+    return str(beside) if beside.exists() else shutil.which("chroma")
+
+
+@pytest.fixture(scope="session")
+def chroma_server_url(tmp_path_factory) -> Iterator[str]:
+    """A real Chroma server (``chroma run``) on a free loopback port for the whole session."""
+    import subprocess
+    import time
+    import urllib.request
+
+    cli = chroma_cli()
+    if cli is None:
+        pytest.skip("the `chroma` command (installed with chromadb) is not available")
+    tmp = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with (tmp / "server.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [cli, "run", "--path", str(tmp / "data"), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"chroma run exited with {proc.returncode}:\n{(tmp / 'server.log').read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"chroma run did not answer within 60 s:\n{(tmp / 'server.log').read_text()}")
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def chroma_server_client(chroma_server_url: str):
+    """A client of the session's Chroma server, emptied of every collection first."""
+    from babelrag.stores.chroma_server import open_chroma_server
+
+    client = open_chroma_server(chroma_server_url)
+    for collection in client.list_collections():
+        client.delete_collection(collection.name)
+    return client

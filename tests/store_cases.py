@@ -1,5 +1,6 @@
 """Store and ingestion behaviour, written once and run with a fake embedder (unit) and the
-real packaged e5 (integration): idempotence, replace-on-change, removal, bad files, mismatch."""
+real packaged e5 (integration), each on embedded Chroma and on a real Chroma server:
+idempotence, replace-on-change, removal, bad files, mismatch."""
 
 from __future__ import annotations
 
@@ -37,17 +38,23 @@ def write_kb(root: Path) -> Path:
     return kb
 
 
-def make_ingestor(tmp_path: Path, embedder, name: str = "test") -> Ingestor:
-    store = KnowledgeStore(client=open_chroma_client(tmp_path / "chroma"), name=name, embedder=embedder)
+def make_ingestor(tmp_path: Path, embedder, name: str = "test", *, client=None) -> Ingestor:
+    """An ingestor into ``name``: embedded Chroma under ``tmp_path`` unless a client is given."""
+    client = client if client is not None else open_chroma_client(tmp_path / "chroma")
+    store = KnowledgeStore(client=client, name=name, embedder=embedder)
     chunker = Chunker(embedder.count_tokens, max_tokens=64, overlap_tokens=8)
     return Ingestor(store=store, chunker=chunker, detect_language=detect_language, batch_size=4)
 
 
 class StoreCases:
-    """Subclasses provide the ``embedder`` fixture."""
+    """Subclasses provide the ``embedder`` fixture, and may replace ``chroma_client`` (embedded)."""
 
-    def test_ingest_is_idempotent(self, tmp_path: Path, embedder) -> None:
-        ing = make_ingestor(tmp_path, embedder)
+    @pytest.fixture
+    def chroma_client(self, tmp_path: Path):
+        return open_chroma_client(tmp_path / "chroma")
+
+    def test_ingest_is_idempotent(self, tmp_path: Path, embedder, chroma_client) -> None:
+        ing = make_ingestor(tmp_path, embedder, client=chroma_client)
         kb = write_kb(tmp_path)
         first = ing.ingest([kb])
         assert len(first.added) == 3 and not first.failed
@@ -57,13 +64,13 @@ class StoreCases:
         assert len(again.unchanged) == 3 and not again.added and not again.updated
         assert again.chunks_embedded == 0 and ing.store.count() == count
 
-    def test_languages_are_detected_and_stored(self, tmp_path: Path, embedder) -> None:
-        ing = make_ingestor(tmp_path, embedder)
+    def test_languages_are_detected_and_stored(self, tmp_path: Path, embedder, chroma_client) -> None:
+        ing = make_ingestor(tmp_path, embedder, client=chroma_client)
         ing.ingest([write_kb(tmp_path)])
         assert set(ing.store.languages()) == {"en", "de", "zh"}
 
-    def test_changed_file_replaces_its_chunks(self, tmp_path: Path, embedder) -> None:
-        ing = make_ingestor(tmp_path, embedder)
+    def test_changed_file_replaces_its_chunks(self, tmp_path: Path, embedder, chroma_client) -> None:
+        ing = make_ingestor(tmp_path, embedder, client=chroma_client)
         kb = write_kb(tmp_path)
         ing.ingest([kb])
         tea = kb / "tea.md"
@@ -75,9 +82,9 @@ class StoreCases:
         assert not any("two minutes" in t for t in texts), "the old text must be gone"
 
     def test_unchanged_chunks_of_an_edited_file_are_not_embedded_again(
-        self, tmp_path: Path, embedder
+        self, tmp_path: Path, embedder, chroma_client
     ) -> None:
-        ing = make_ingestor(tmp_path, embedder)
+        ing = make_ingestor(tmp_path, embedder, client=chroma_client)
         kb = write_kb(tmp_path)
         ing.ingest([kb])
         before = ing.store.count()
@@ -86,8 +93,8 @@ class StoreCases:
         assert report.chunks_kept >= 1
         assert report.chunks_embedded < before
 
-    def test_remove_file_and_folder(self, tmp_path: Path, embedder) -> None:
-        ing = make_ingestor(tmp_path, embedder)
+    def test_remove_file_and_folder(self, tmp_path: Path, embedder, chroma_client) -> None:
+        ing = make_ingestor(tmp_path, embedder, client=chroma_client)
         kb = write_kb(tmp_path)
         ing.ingest([kb])
         report = remove_sources(ing.store, [kb / "tea.md"])
@@ -98,8 +105,8 @@ class StoreCases:
         assert report.not_found == [str(kb / "never-ingested.md")]
         assert list(ing.store.sources()) == [str((kb / "git.txt").resolve())]
 
-    def test_bad_files_are_reported_and_the_rest_lands(self, tmp_path: Path, embedder) -> None:
-        ing = make_ingestor(tmp_path, embedder)
+    def test_bad_files_are_reported_and_the_rest_lands(self, tmp_path: Path, embedder, chroma_client) -> None:
+        ing = make_ingestor(tmp_path, embedder, client=chroma_client)
         kb = write_kb(tmp_path)
         (kb / "empty.txt").write_text("   \n", encoding="utf-8")
         (kb / "binary.txt").write_bytes(b"\x00\x01\x02binary\x00data")
@@ -122,10 +129,12 @@ class StoreCases:
         assert "PDF" in failed["broken.pdf"]
         assert len(report.added) == 3, "good files still land"
 
-    def test_other_embedder_on_same_kb_is_a_clear_error(self, tmp_path: Path, embedder) -> None:
+    def test_other_embedder_on_same_kb_is_a_clear_error(
+        self, tmp_path: Path, embedder, chroma_client
+    ) -> None:
         from babelrag.stores.fakes import KeywordEmbeddings
 
-        ing = make_ingestor(tmp_path, embedder)
+        ing = make_ingestor(tmp_path, embedder, client=chroma_client)
         ing.ingest([write_kb(tmp_path)])
         other = KeywordEmbeddings(dimension=embedder.dimension, model_id="someone/else")
         with pytest.raises(EmbedderMismatchError) as info:
@@ -134,8 +143,8 @@ class StoreCases:
         # another knowledge base with the other embedder is fine
         KnowledgeStore(client=ing.store.client, name="other", embedder=other)
 
-    def test_search_scores_filters_and_json_contract(self, tmp_path: Path, embedder) -> None:
-        ing = make_ingestor(tmp_path, embedder)
+    def test_search_scores_filters_and_json_contract(self, tmp_path: Path, embedder, chroma_client) -> None:
+        ing = make_ingestor(tmp_path, embedder, client=chroma_client)
         kb = write_kb(tmp_path)
         ing.ingest([kb])
         hits = ing.store.search("green tea water temperature", k=5)

@@ -15,13 +15,26 @@ def main() -> None:
     try:
         app()
     except BabelragError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        if exc.hint:
-            err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
-        sys.exit(1)
+        _fail(exc)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         sys.exit(130)
+    except Exception as exc:
+        from babelrag.stores.chroma_server import lost_server_error
+
+        lost = lost_server_error(exc)
+        if lost is None:
+            raise
+        _fail(lost)
+
+
+def _fail(exc: BabelragError) -> None:
+    from babelrag.agents.console import err
+
+    err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    if exc.hint:
+        err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+    sys.exit(1)
 
 
 __all__ = ["app", "main"]

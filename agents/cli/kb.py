@@ -15,7 +15,7 @@ config_app = typer.Typer(help="Show the effective configuration.", no_args_is_he
 
 @kb_app.command("list")
 def list_kbs(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Knowledge bases in the data directory, with chunk counts."""
+    """Knowledge bases in the data directory (or the Chroma server), with chunk counts."""
     from babelrag.agents.console import out
 
     with runtime_for(ctx) as rt:
@@ -25,7 +25,8 @@ def list_kbs(ctx: typer.Context, json_output: JsonOption = False) -> None:
         return
     if not kbs:
         out.print(
-            f"No knowledge bases in {rt.settings.home} yet. Add one with: babelrag ingest PATH --kb NAME"
+            f"No knowledge bases in {rt.settings.store_location} yet. "
+            "Add one with: babelrag ingest PATH --kb NAME"
         )
     for name, count in sorted(kbs.items()):
         out.print(f"{name}\t{count} chunks", highlight=False)

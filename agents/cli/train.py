@@ -179,6 +179,7 @@ def _evaluator(rt: Any, folders: list[Path], max_queries: int) -> Any:
     """Dense MRR@10 of a model on each BEIR folder, in a scratch data directory."""
     import tempfile
 
+    from babelrag.agents.config import StoreSettings
     from babelrag.agents.evaluation.beir import load_beir
     from babelrag.agents.evaluation.harness import prepare_corpus_kb, retrieval_modes
     from babelrag.agents.evaluation.retrieval_eval import run_retrieval_eval
@@ -192,7 +193,8 @@ def _evaluator(rt: Any, folders: list[Path], max_queries: int) -> Any:
         calls[0] += 1
         results: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix="babelrag-train-eval-") as home:
-            settings = rt.settings.model_copy(update={"home": Path(home)})
+            # scratch knowledge bases: embedded in the temporary home, never on a shared Chroma server
+            settings = rt.settings.model_copy(update={"home": Path(home), "store": StoreSettings()})
             sub = Runtime(settings, rt.progress)
             sub.__dict__["embedder"] = SentenceTransformerEmbeddings(
                 model, model_id=f"training-eval-{calls[0]}", batch_size=16

@@ -97,3 +97,30 @@ def test_one_word_names_pick_the_packaged_generators(monkeypatch) -> None:
     assert load_settings().models.generator == "babelrag/qwen2.5-coder-1.5b-instruct-gguf"
     assert load_settings(models={"generator": "Qwen-0.5B"}).models.generator.endswith("0.5b-instruct-gguf")
     assert load_settings(models={"generator": "my/model"}).models.generator == "my/model"
+
+
+def test_chroma_server_from_file_env_and_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().store.chroma_url is None, "embedded Chroma stays the default"
+    cfg = _write(tmp_path / "c.toml", '[store]\nchroma_url = "http://chroma.lan:8000/"\n')
+    assert load_settings(cfg).store.chroma_url == "http://chroma.lan:8000"
+    monkeypatch.setenv("BABELRAG_STORE__CHROMA_URL", "10.0.0.5:9000")
+    assert load_settings(cfg).store.chroma_url == "http://10.0.0.5:9000"
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://host:21", "http://host:port", "http://host:8000/api/v2", "http://:8000"]
+)
+def test_a_malformed_chroma_url_is_a_config_error(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BABELRAG_STORE__CHROMA_URL", url)
+    with pytest.raises(ConfigError, match="BABELRAG_STORE__CHROMA_URL"):
+        load_settings()
+
+
+def test_the_chroma_token_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from babelrag.agents.config import settings_to_toml
+
+    monkeypatch.setenv("BABELRAG_STORE__CHROMA_TOKEN", "s3cret-token")
+    settings = load_settings()
+    assert settings.store.chroma_token is not None
+    assert settings.store.chroma_token.get_secret_value() == "s3cret-token"
+    assert "s3cret" not in settings_to_toml(settings) and "s3cret" not in repr(settings)

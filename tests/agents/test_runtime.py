@@ -112,3 +112,60 @@ def test_query_translation_auto_follows_the_embedder(tmp_path: Path) -> None:
     gemma_on = runtime(models={"embedder": "babelrag/embeddinggemma-300m"}, retrieval={"translate": True})
     assert gemma_on.translates_queries is True
     assert runtime(retrieval={"translate": False}).translates_queries is False
+
+
+def test_chroma_url_puts_every_knowledge_base_on_the_server(
+    tmp_path: Path, chroma_server_url: str, chroma_server_client
+) -> None:
+    """Ingest through one runtime, administer and search through another: both on the server,
+    nothing in either data directory."""
+    settings = load_settings(home=tmp_path / "a", kb="shared", store={"chroma_url": chroma_server_url})
+    writer = Runtime(settings)
+    writer.__dict__["embedder"] = KeywordEmbeddings(dimension=64)
+    writer.ingestor().ingest([write_kb(tmp_path)])
+
+    other_settings = settings.model_copy(update={"home": tmp_path / "b"})
+    admin = NoModels(other_settings)
+    assert admin.catalog().list() == {"shared": writer.store().chunk_count()}
+    assert admin.catalog().info("shared").embedder_id == "fake/keywords"
+    reader = Runtime(other_settings)
+    reader.__dict__["embedder"] = KeywordEmbeddings(dimension=64)
+    assert reader.store().search("green tea", k=1)[0].source.endswith("tea.md")
+    assert not (tmp_path / "a" / "chroma").exists() and not (tmp_path / "b" / "chroma").exists()
+
+
+def test_lexical_index_is_rebuilt_after_a_write_that_keeps_the_count(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    """The revision, not the chunk count, says when the index is stale (another process may have
+    replaced a chunk by one)."""
+    runtime.ingestor().ingest([write_kb(tmp_path)])
+    index = runtime.lexical_index()
+    assert runtime.lexical_index() is index, "unchanged: built once"
+    store = runtime.store()
+    cid, _, meta = next(store.iter_chunks(texts=True))
+    store.update_metadata([cid], [{**meta, "title": "renamed"}])
+    assert store.chunk_count() == len(index)
+    assert runtime.lexical_index() is not index
+
+
+def test_unreachable_chroma_server_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "BABELRAG_HOME": str(tmp_path / "home"), "BABELRAG_STORE__CHROMA_URL": url}
+    proc = subprocess.run(
+        [sys.executable, "-m", "babelrag.agents.cli", "kb", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    error = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and url in error[0], proc.stderr
+    assert "chroma run" in proc.stderr

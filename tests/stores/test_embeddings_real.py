@@ -22,6 +22,12 @@ class TestStoreWithE5(StoreCases):
         return e5_embeddings
 
 
+class TestStoreWithE5OnChromaServer(TestStoreWithE5):
+    @pytest.fixture
+    def chroma_client(self, chroma_server_client):
+        return chroma_server_client
+
+
 @pytest.fixture(scope="module")
 def sample_store(e5_embeddings, tmp_path_factory) -> KnowledgeStore:
     path = tmp_path_factory.mktemp("sample-chroma")

@@ -17,6 +17,14 @@ class TestStoreWithFakeEmbedder(StoreCases):
         return KeywordEmbeddings(dimension=128)
 
 
+class TestStoreWithFakeEmbedderOnChromaServer(TestStoreWithFakeEmbedder):
+    """The same cases through ``chromadb.HttpClient`` against a real ``chroma run`` on loopback."""
+
+    @pytest.fixture
+    def chroma_client(self, chroma_server_client):
+        return chroma_server_client
+
+
 def test_interrupted_update_keeps_the_old_chunks(tmp_path: Path) -> None:
     """If embedding fails half way, what was in the store is still there."""
 

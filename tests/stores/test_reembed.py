@@ -79,3 +79,71 @@ def test_a_swap_cut_between_its_renames_is_undone_on_open(kb) -> None:
     client.get_collection(collection_name("test")).modify(name=previous_name("test"))
     store = KnowledgeStore(client=client, name="test", embedder=OLD, create=False)
     assert store.count() == ingestor.store.count() and Catalog(client).list() == {"test": store.chunk_count()}
+
+
+def _leave_building(client, writer: str, age_s: float) -> None:
+    """What a re-embedding run writing (or having written) the new collection leaves on the server."""
+    import time
+
+    from babelrag.stores.knowledge_store import building_name
+
+    client.create_collection(
+        building_name("test"), metadata={"writer": writer, "updated_at": time.time() - age_s}
+    )
+
+
+@pytest.mark.parametrize(
+    ("writer", "age_s"),
+    [("other-host:4242", 5.0), (f"{__import__('socket').gethostname()}:1", 5.0)],  # pid 1 always runs
+    ids=["other host, recent", "this host, live process"],
+)
+def test_a_running_re_embedding_elsewhere_is_not_disturbed(kb, writer: str, age_s: float) -> None:
+    from babelrag.stores.errors import StoreError
+
+    ingestor, _ = kb
+    _leave_building(ingestor.store.client, writer, age_s)
+    with pytest.raises(StoreError, match="being re-embedded by another process"):
+        reembed(client=ingestor.store.client, kb="test", embedder=NEW, chunker=chunker(NEW))
+    assert KnowledgeStore(client=ingestor.store.client, name="test", embedder=OLD).count() > 0
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(proc.stdout)
+
+
+@pytest.mark.parametrize(
+    "writer_age",
+    [
+        lambda: ("other-host:4242", 3600.0),
+        lambda: (f"{__import__('socket').gethostname()}:{_dead_pid()}", 5.0),
+    ],
+    ids=["other host, silent for an hour", "this host, process gone"],
+)
+def test_an_abandoned_re_embedding_is_taken_over(kb, writer_age) -> None:
+    ingestor, _ = kb
+    count = ingestor.store.count()
+    _leave_building(ingestor.store.client, *writer_age())
+    report = reembed(client=ingestor.store.client, kb="test", embedder=NEW, chunker=chunker(NEW))
+    assert report.chunks == count and report.new_embedder == "fake/new"
+
+
+def test_of_two_runs_starting_together_one_is_refused(kb, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both find no new collection; creating it is atomic, so the second creation fails."""
+    from babelrag.stores import reembed as module
+    from babelrag.stores.errors import StoreError
+
+    ingestor, _ = kb
+    client = ingestor.store.client
+
+    def the_other_run_creates_it(client_, kb_name: str) -> None:
+        _leave_building(client, "other-host:4242", 0.0)
+
+    monkeypatch.setattr(module, "_take_over_abandoned", the_other_run_creates_it)
+    with pytest.raises(StoreError, match="being re-embedded by another process"):
+        reembed(client=client, kb="test", embedder=NEW, chunker=chunker(NEW))
