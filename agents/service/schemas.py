@@ -92,7 +92,9 @@ class AskRequest(_Request):
     kb: str | None = None
     lang: str | None = Field(None, description="Answer language (default: the question's).")
     k: int | None = Field(None, ge=1, le=50, description="Passages for the generator (retrieval.k).")
-    translate: bool | None = Field(None, description="Also search with translated queries (default: setting).")
+    translate: bool | None = Field(
+        None, description="Also search with translated queries (default: setting)."
+    )
     lexical: bool | None = None
     source_lang: str | None = Field(None, description="Only use passages in this language.")
     where: dict[str, Scalar] | None = None
