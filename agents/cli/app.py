@@ -22,6 +22,7 @@ from babelrag.agents.cli.evaluate import eval_app
 from babelrag.agents.cli.kb import config_app, kb_app
 from babelrag.agents.cli.models import models_app
 from babelrag.agents.cli.run import run
+from babelrag.agents.cli.serve import serve
 from babelrag.agents.cli.train import train_app
 from babelrag.agents.cli.write import write
 
@@ -42,6 +43,7 @@ app.command()(ask)
 app.command()(chat)
 app.command()(write)
 app.command()(run)
+app.command()(serve)
 
 
 def _version(value: bool) -> None:
