@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { AnswerView } from "./answer.js";
-import { langAttribute, t } from "./i18n.js";
+import { langAttribute, languageName, t } from "./i18n.js";
 import { $, clearError, el, showError, sourceList, withCitations } from "./ui.js";
 
 export function setupChat(state) {
@@ -53,9 +53,25 @@ export function setupChat(state) {
           title: t("chat.delete"),
           onclick: () => remove(summary.id),
         },
-        "🗑",
+        trashIcon(),
       ),
     );
+  }
+
+  function trashIcon() {
+    // drawn here: an emoji needs a colour font that many Linux desktops lack
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "18");
+    svg.setAttribute("height", "18");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", "M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3");
+    for (const [k, v] of Object.entries({ fill: "none", stroke: "currentColor", "stroke-width": "2", "stroke-linecap": "round", "stroke-linejoin": "round" })) {
+      path.setAttribute(k, v);
+    }
+    svg.append(path);
+    return svg;
   }
 
   async function open(id) {
@@ -101,6 +117,7 @@ export function setupChat(state) {
       "li",
       { class: "turn assistant" },
       el("span", { class: "who" }, t("chat.assistant")),
+      el("p", { class: "meta" }, el("span", { class: "badge" }, turn.lang), " ", t("ask.answered_in", { lang: languageName(turn.lang) })),
       el("div", { class: "answer-text", lang: langAttribute(turn.lang) }, withCitations(turn.content, (n) => byRef.get(n), current.kb)),
       el("div", { class: "sources" }, sourceList(turn.sources || [], current.kb)),
     );
@@ -153,7 +170,8 @@ export function setupChat(state) {
     $("chat-send").disabled = true;
     clearError();
     turns.querySelector(".hint")?.remove();
-    turns.append(userTurn(message, ""));
+    const asked = userTurn(message, current.lang || "");
+    turns.append(asked);
     const answer = el("li", { class: "turn assistant", "aria-busy": "true" });
     const body = el("div");
     answer.append(el("span", { class: "who" }, t("chat.assistant")), body);
@@ -163,6 +181,7 @@ export function setupChat(state) {
     try {
       const result = await api.turn(current.id, message, (name, data) => view.onEvent(name, data));
       view.finish(result);
+      asked.querySelector("p").lang = langAttribute(result.lang);
       answer.setAttribute("aria-busy", "false");
       await refresh();
       markCurrent();

@@ -19,6 +19,24 @@ export function splitSections(draft) {
   return sections.map((parts) => parts.join("\n\n"));
 }
 
+/** The passages an addition's [n] markers cite (it was given more), numbered as in its text. */
+function cited(addition) {
+  const refs = new Set([...addition.text.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1])));
+  return addition.sources.map((s, i) => ({ ...s, ref: i + 1 })).filter((s) => refs.has(s.ref));
+}
+
+/** The author's section as written, its Markdown headings shown as headings. */
+function section(text) {
+  return el(
+    "div",
+    { class: "section" },
+    text.split(/\n\s*\n/).map((block) => {
+      const heading = block.match(/^(#{1,6})\s+(.*)$/s);
+      return heading ? el(`h${Math.min(6, heading[1].length + 2)}`, {}, heading[2]) : el("p", {}, block);
+    }),
+  );
+}
+
 export function setupWrite(state) {
   const status = $("write-status");
   const resultBox = $("write-result");
@@ -53,7 +71,7 @@ export function setupWrite(state) {
     doc.lang = lang;
     doc.replaceChildren(
       ...splitSections(draft).flatMap((text, i) => [
-        el("div", { class: "section" }, text),
+        section(text),
         ...response.additions.filter((a) => a.section === i + 1).map((a) => additionItem(a, kb)),
       ]),
     );
@@ -80,7 +98,7 @@ export function setupWrite(state) {
     item.append(
       label,
       el("mark", { class: "added" }, withCitations(addition.text, (n) => addition.sources[n - 1], kb)),
-      sourceList(addition.sources.map((s, i) => ({ ...s, ref: i + 1 })), kb),
+      sourceList(cited(addition), kb),
       el("div", { class: "row choices", role: "group", "aria-label": t("write.addition", { n: addition.id }) }, keep, reject),
     );
     paint();

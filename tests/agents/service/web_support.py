@@ -61,6 +61,8 @@ class PassageEchoChatModel(BaseChatModel):
 
     def _stream(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any):
         text = reply_to(messages)
+        if not text:  # a model always says something, if only its end-of-text token
+            yield ChatGenerationChunk(message=AIMessageChunk(content=""))
         for start in range(0, len(text), self.piece_chars):
             time.sleep(self.delay_s)
             yield ChatGenerationChunk(message=AIMessageChunk(content=text[start : start + self.piece_chars]))
@@ -74,11 +76,15 @@ def reply_to(messages: list[BaseMessage]) -> str:
     if "Source text:" in prompt:  # expand_draft.yaml
         language = _between(prompt.rsplit("\n\nIn ", 1)[-1], "sentences in ", ", state")
         draft = _between(prompt, "The author's text:\n", "\n\nSource text:")
-        return _sentences(_between(prompt, "Source text:\n", "\n\nIn "), language, skip=draft, count=2)
+        # a terse model: one sentence, so a short draft's length budget reaches every section
+        return _sentences(_between(prompt, "Source text:\n", "\n\nIn "), language, skip=draft, count=1)
     if "Context:\n" in prompt:  # answer.yaml
         language = _between(system, "Always reply in ", ".")
         return _sentences(_between(prompt, "Context:\n", "\n\nQuestion:"), language, count=2)
     return ""  # translate_query.yaml, rewrite_in_language.yaml: nothing to offer
+
+
+_ENDS_SENTENCE = re.compile(r"[.!?。！？」”)]\s*$")
 
 
 def _between(text: str, start: str, end: str) -> str:
@@ -87,15 +93,16 @@ def _between(text: str, start: str, end: str) -> str:
 
 
 def _sentences(passages: str, language: str, *, count: int, skip: str = "") -> str:
-    """The first ``count`` sentences in ``language`` of the passages' bodies (titles left out)."""
+    """The first ``count`` sentences in ``language`` of the passages (titles and headings left out)."""
     found: list[str] = []
-    for block in passages.split("\n\n"):
-        body = block.split("\n", 1)[-1]
-        for sentence in split_sentences(body):
+    for line in passages.split("\n"):
+        if not _ENDS_SENTENCE.search(line):  # a title or a heading
+            continue
+        for sentence in split_sentences(line):
             sentence = re.sub(r"\s+", " ", sentence).strip(" …")
-            if len(sentence) < 8 or sentence in skip or sentence.startswith("#"):
+            if len(sentence) < 8 or sentence in skip or sentence in found:
                 continue
-            if language_name(detect_language(sentence)) == language and sentence not in found:
+            if language_name(detect_language(sentence)) == language:
                 found.append(sentence)
             if len(found) == count:
                 return " ".join(found)
