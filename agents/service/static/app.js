@@ -6,7 +6,7 @@ import { setupAsk } from "./ask.js";
 import { setupChat } from "./chat.js";
 import { languageName, pickLanguage, setLanguage, t, translatePage } from "./i18n.js";
 import { setupSearch } from "./search.js";
-import { $, el, onAuthRequired, showError } from "./ui.js";
+import { $, clearError, el, onAuthRequired, showError } from "./ui.js";
 import { setupWrite } from "./write.js";
 
 // answer languages offered by name; any other is still answered when asked in it ("auto")
@@ -50,10 +50,10 @@ async function loadKnowledgeBases(defaultKb) {
     showError(error);
   }
   const known = new Set(names.map(([name]) => name));
-  if (defaultKb && !known.has(defaultKb)) names.unshift([defaultKb, 0]);
+  if (defaultKb && !known.has(defaultKb)) names.unshift([defaultKb, null]); // not listed (yet)
   select.replaceChildren(
     ...(names.length
-      ? names.map(([name, chunks]) => el("option", { value: name }, `${name} (${chunks})`))
+      ? names.map(([name, chunks]) => el("option", { value: name }, chunks === null ? name : `${name} (${chunks})`))
       : [el("option", { value: "" }, t("kb.none"))]),
   );
   const remembered = stored("kb");
@@ -87,20 +87,21 @@ function setupTabs() {
   select(TABS.includes(initial) ? initial : "ask");
 }
 
-function setupApiKey(required) {
+function setupApiKey(required, defaultKb) {
   const box = $("api-key");
   const show = () => {
     box.hidden = false;
     $("api-key-input").focus();
   };
   onAuthRequired(show);
-  if (required && !apiKey()) box.hidden = false;
+  if (required) box.hidden = false;
   $("api-key-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     setApiKey($("api-key-input").value.trim());
     $("api-key-input").value = "";
     box.hidden = true;
-    await loadKnowledgeBases(state.kb);
+    clearError();
+    await loadKnowledgeBases(state.kb || defaultKb);
   });
   $("api-key-clear").addEventListener("click", () => {
     setApiKey("");
@@ -121,8 +122,9 @@ async function main() {
   } catch (error) {
     showError(error);
   }
-  setupApiKey(Boolean(health?.auth));
-  await loadKnowledgeBases(health?.kb || "");
+  const needsKey = Boolean(health?.auth) && !apiKey();
+  setupApiKey(needsKey, health?.kb || "");
+  if (!needsKey) await loadKnowledgeBases(health?.kb || "");
   setupAsk(state);
   setupSearch(state);
   setupWrite(state);

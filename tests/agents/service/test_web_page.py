@@ -367,3 +367,37 @@ def test_the_real_models_answer_a_chinese_question_in_the_browser(browser, sampl
             assert page.js_errors == []  # type: ignore[attr-defined]
         finally:
             page.context.close()
+
+
+def test_a_server_with_an_api_key_gets_it_once_and_keeps_it_in_the_browser(browser, fake_runtime) -> None:
+    from babelrag.agents.config import ServiceSettings
+
+    settings = fake_runtime.settings.model_copy(update={"service": ServiceSettings(api_key="s3cret-key")})
+    with serve(_service(fake_runtime.derive(settings))) as url:
+        ctx = browser.new_context(viewport=VIEWPORT)
+        page = ctx.new_page()
+        try:
+            page.goto(f"{url}/")
+            page.wait_for_selector("body[data-ready=true]")
+            assert page.is_visible("#api-key"), "the page asks for the key before any API call"
+            assert not page.is_visible("#alert")
+            page.fill("#api-key-input", "wrong")
+            page.click("#api-key-form button[type=submit]")
+            page.wait_for_selector("#alert:not([hidden])")
+            assert "wrong API key" in page.inner_text("#alert")
+            assert page.is_visible("#api-key"), "a refused key asks again"
+            page.fill("#api-key-input", "s3cret-key")
+            page.click("#api-key-form button[type=submit]")
+            page.wait_for_function("document.querySelector('#kb option')?.textContent.startsWith('sample (')")
+            assert page.evaluate("localStorage.getItem('babelrag.apiKey')") == "s3cret-key"
+            assert page.get_attribute("#api-key-input", "type") == "password"
+            page.fill("#ask-input", "How long should green tea steep?")
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#ask-answer[data-state=done]", timeout=30_000)
+            cites = page.locator("#ask-answer button.cite").count()
+            assert cites >= 1, "the streamed request carried the key"
+            page.reload()
+            page.wait_for_selector("body[data-ready=true]")
+            assert not page.is_visible("#api-key"), "the stored key is used after a reload"
+        finally:
+            ctx.close()
