@@ -20,8 +20,12 @@ SLOW_REPLY = "Green tea tastes best with water at 75 to 80 degrees Celsius [1]. 
 SLOW = 0.02
 
 
-def _stream_until_stopped(client: httpx.Client, url: str, body: dict, stop: threading.Event) -> None:
-    with client.stream("POST", url, json={**body, "stream": True}) as response:
+def _stream_until_stopped(base: str, path: str, body: dict, stop: threading.Event) -> None:
+    # a client per thread: httpx's pool does not share a streaming connection across threads
+    with (
+        httpx.Client(base_url=base, timeout=30) as client,
+        client.stream("POST", path, json=body) as response,
+    ):
         for _ in response.iter_lines():
             if stop.is_set():
                 return
@@ -32,7 +36,9 @@ def test_a_full_queue_answers_503_with_retry_after(tmp_path) -> None:
     stop = threading.Event()
     with live_server(create_app(service)) as url, httpx.Client(base_url=url, timeout=30) as client:
         streams = [
-            threading.Thread(target=_stream_until_stopped, args=(client, "/v1/ask", {"question": q}, stop))
+            threading.Thread(
+                target=_stream_until_stopped, args=(url, "/v1/ask", {"question": q, "stream": True}, stop)
+            )
             for q in ("green tea?", "tea water?")
         ]
         for t in streams:
