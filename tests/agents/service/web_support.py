@@ -77,10 +77,12 @@ def reply_to(messages: list[BaseMessage]) -> str:
         language = _between(prompt.rsplit("\n\nIn ", 1)[-1], "sentences in ", ", state")
         draft = _between(prompt, "The author's text:\n", "\n\nSource text:")
         # a terse model: one sentence, so a short draft's length budget reaches every section
-        return _sentences(_between(prompt, "Source text:\n", "\n\nIn "), language, skip=draft, count=1)
+        passages = _between(prompt, "Source text:\n", "\n\nIn ")
+        return _sentences(passages, language, count=1, about=draft, skip=draft)
     if "Context:\n" in prompt:  # answer.yaml
         language = _between(system, "Always reply in ", ".")
-        return _sentences(_between(prompt, "Context:\n", "\n\nQuestion:"), language, count=2)
+        question = prompt.rsplit("\n\nQuestion: ", 1)[-1]
+        return _sentences(_between(prompt, "Context:\n", "\n\nQuestion:"), language, count=2, about=question)
     return ""  # translate_query.yaml, rewrite_in_language.yaml: nothing to offer
 
 
@@ -92,21 +94,22 @@ def _between(text: str, start: str, end: str) -> str:
     return head.split(end, 1)[0] if end in head else head
 
 
-def _sentences(passages: str, language: str, *, count: int, skip: str = "") -> str:
-    """The first ``count`` sentences in ``language`` of the passages (titles and headings left out)."""
-    found: list[str] = []
+def _sentences(passages: str, language: str, *, count: int, about: str, skip: str = "") -> str:
+    """The ``count`` sentences in ``language`` of the passages that share most words with
+    ``about`` (an extractive reader, so answers look like answers); titles and headings left out."""
+    candidates: list[str] = []
     for line in passages.split("\n"):
         if not _ENDS_SENTENCE.search(line):  # a title or a heading
             continue
         for sentence in split_sentences(line):
             sentence = re.sub(r"\s+", " ", sentence).strip(" …")
-            if len(sentence) < 8 or sentence in skip or sentence in found:
+            if len(sentence) < 8 or sentence in skip or sentence in candidates:
                 continue
             if language_name(detect_language(sentence)) == language:
-                found.append(sentence)
-            if len(found) == count:
-                return " ".join(found)
-    return " ".join(found)
+                candidates.append(sentence)
+    words = set(fake_tokens(about))
+    ranked = sorted(candidates, key=lambda s: -len(words & set(fake_tokens(s))))  # stable: ties keep order
+    return " ".join(ranked[:count])
 
 
 def chromium_executable() -> str | None:
