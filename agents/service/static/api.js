@@ -48,6 +48,15 @@ async function call(method, path, body, { signal } = {}) {
   return response.status === 204 ? null : response.json();
 }
 
+/** POST ``files`` as multipart field ``files`` (the browser sets the boundary). */
+async function upload(path, files) {
+  const form = new FormData();
+  for (const file of files) form.append("files", file, file.name);
+  const response = await fetch(path, { method: "POST", headers: headers(), body: form });
+  if (!response.ok) throw await failure(response);
+  return response.json();
+}
+
 /**
  * POST ``body`` and read its Server-Sent Events (EventSource cannot POST, hence fetch and a
  * ReadableStream). ``onEvent(name, data)`` is called for each event as it arrives; resolves with
@@ -110,6 +119,8 @@ export const api = {
   ask: (body, onEvent, opts) => stream("/v1/ask", body, onEvent, opts),
   write: (body, opts) => call("POST", "/v1/write", body, opts),
   render: (body) => call("POST", "/v1/write/render", body),
+  kbInfo: (kb) => call("GET", `/v1/kbs/${encodeURIComponent(kb)}`),
+  upload: (kb, files) => upload(`/v1/kbs/${encodeURIComponent(kb)}/files`, files),
   passage: (kb, id) => call("GET", `/v1/kbs/${encodeURIComponent(kb)}/passages/${encodeURIComponent(id)}`),
   sessions: () => call("GET", "/v1/sessions"),
   session: (id) => call("GET", `/v1/sessions/${encodeURIComponent(id)}`),

@@ -4,6 +4,7 @@
 import { api, apiKey, setApiKey } from "./api.js";
 import { setupAsk } from "./ask.js";
 import { setupChat } from "./chat.js";
+import { setupKb } from "./kb.js";
 import { languageName, pickLanguage, setLanguage, t, translatePage } from "./i18n.js";
 import { setupSearch } from "./search.js";
 import { $, clearError, el, onAuthRequired, showError } from "./ui.js";
@@ -11,7 +12,7 @@ import { setupWrite } from "./write.js";
 
 // answer languages offered by name; any other is still answered when asked in it ("auto")
 const ANSWER_LANGUAGES = ["en", "zh", "ja", "ko", "de", "fr", "es", "it", "pt", "nl", "ru", "pl"];
-const TABS = ["ask", "chat", "search", "write"];
+const TABS = ["ask", "chat", "search", "write", "kb"];
 const stored = (key) => localStorage.getItem(`babelrag.${key}`) || "";
 const store = (key, value) => (value ? localStorage.setItem(`babelrag.${key}`, value) : localStorage.removeItem(`babelrag.${key}`));
 
@@ -129,17 +130,25 @@ async function main() {
   setupSearch(state);
   setupWrite(state);
   const chat = setupChat(state);
+  const kb = setupKb(state, {
+    async onChanged(name) {
+      store("kb", name);
+      await loadKnowledgeBases(name);
+    },
+  });
   $("kb").addEventListener("change", (event) => {
     state.kb = event.target.value;
     store("kb", state.kb);
+    if (!$("panel-kb").hidden) kb.show();
   });
   $("answer-lang").addEventListener("change", (event) => {
     state.answerLang = event.target.value;
     store("answerLang", state.answerLang);
     chat.setLanguage(state.answerLang);
   });
-  document.addEventListener("babelrag:tab", (event) => event.detail === "chat" && chat.refresh());
-  if (location.hash === "#chat") chat.refresh();
+  const onTab = { chat: () => chat.refresh(), kb: () => kb.show() };
+  document.addEventListener("babelrag:tab", (event) => onTab[event.detail]?.());
+  onTab[location.hash.slice(1)]?.();
   document.body.dataset.ready = "true"; // the tests wait for this
 }
 
