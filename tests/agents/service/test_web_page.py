@@ -210,6 +210,9 @@ def test_search_ranks_passages_and_opens_one(page_for, shots) -> None:
     hits.first.locator("button.title").click()
     assert page.locator("dialog#passage").is_visible()
     assert page.inner_text("#passage-title") == first_title
+    page.click("dialog#passage button[value=close]")
+    assert not page.locator("dialog#passage").is_visible()
+    assert page.evaluate("document.activeElement.classList.contains('title')"), "focus returns to the hit"
 
 
 def test_a_chat_session_is_created_continued_after_a_reload_and_deleted(page_for, shots) -> None:
@@ -292,7 +295,9 @@ def test_documents_uploaded_to_a_new_knowledge_base_are_searchable(page_for, sho
     page.set_input_files("#upload-files", str(notes))
     page.fill("#upload-kb", "team-notes")
     page.click("#upload-submit")
-    page.wait_for_function("document.querySelector('#upload-status').textContent.startsWith('追加 1 件')")
+    # predicates are functions, not expressions: the page's CSP forbids eval, which expressions need
+    done = "() => document.querySelector('#upload-status').textContent.startsWith('追加 1 件')"
+    page.wait_for_function(done)
     assert page.input_value("#kb") == "team-notes", "the picker moves to the knowledge base just filled"
     page.wait_for_selector("#kb-info h2:text('team-notes')")
     assert "日本語" in page.inner_text("#kb-info .chips")
@@ -362,6 +367,7 @@ def test_the_page_needs_nothing_from_the_internet(base_url) -> None:
 
     index = httpx.get(f"{base_url}/")
     assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in index.headers["content-security-policy"], "nothing from elsewhere runs"
     static = Path(__file__).resolve().parents[3] / "agents" / "service" / "static"
     for path in static.iterdir():
         text = path.read_text(encoding="utf-8")
@@ -422,7 +428,7 @@ def test_a_server_with_an_api_key_gets_it_once_and_keeps_it_in_the_browser(brows
             assert page.is_visible("#api-key"), "a refused key asks again"
             page.fill("#api-key-input", "s3cret-key")
             page.click("#api-key-form button[type=submit]")
-            listed = "document.querySelector('#kb option[value=sample]')?.textContent.includes('(')"
+            listed = "() => document.querySelector('#kb option[value=sample]')?.textContent.includes('(')"
             page.wait_for_function(listed)
             assert page.evaluate("localStorage.getItem('babelrag.apiKey')") == "s3cret-key"
             assert page.get_attribute("#api-key-input", "type") == "password"
