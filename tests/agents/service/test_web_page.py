@@ -195,6 +195,19 @@ def test_the_chosen_answer_language_is_sent_and_shown(page_for) -> None:
     assert page.input_value("#answer-lang") == "en", "the choice is remembered"
 
 
+def test_stop_ends_an_answer_while_it_streams(page_for) -> None:
+    page = page_for()
+    page.fill("#ask-input", "How long should green tea steep?")
+    page.click("#ask-submit")
+    page.wait_for_function(STREAMING_TEXT)
+    page.click("#ask-stop")
+    page.wait_for_selector("#ask-answer[data-state=failed]")
+    assert page.is_hidden("#ask-stop") and page.is_enabled("#ask-submit")
+    assert page.is_hidden("#alert"), "stopping is not an error"
+    page.click("#ask-submit")
+    page.wait_for_selector("#ask-answer[data-state=done]", timeout=30_000)
+
+
 def test_search_ranks_passages_and_opens_one(page_for, shots) -> None:
     page = page_for(locale="de-DE", hash="#search")
     assert page.is_visible("#panel-search") and not page.is_visible("#panel-ask")
@@ -230,6 +243,12 @@ def test_a_chat_session_is_created_continued_after_a_reload_and_deleted(page_for
     page.locator(f"#session-list .session[data-id='{session_id}'] button.open").click()
     page.wait_for_selector("#chat-turns .turn.user")
     assert page.locator("#chat-turns .turn").count() == 2, "the saved turns come back"
+    with page.expect_request(lambda r: r.method == "PATCH") as patch:
+        page.select_option("#answer-lang", "ja")
+    assert json.loads(patch.value.post_data or "{}") == {"lang": "ja"}, "the open session answers in it"
+    with page.expect_request(lambda r: r.method == "PATCH") as patch:
+        page.select_option("#answer-lang", "")
+    assert json.loads(patch.value.post_data or "{}") == {"lang": None}, "auto again"
     page.fill("#chat-input", "Wie viele Tassen Tee trinkt man in Ostfriesland?")
     page.click("#chat-send")
     page.wait_for_selector("#chat-turns .turn.assistant:nth-of-type(4) [data-state=done]", timeout=30_000)
