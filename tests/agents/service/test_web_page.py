@@ -96,7 +96,6 @@ def fake_runtime(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def base_url(fake_runtime):
-    _need_browser()
     with serve(_service(fake_runtime)) as url:
         yield url
 
