@@ -460,3 +460,37 @@ def test_a_server_with_an_api_key_gets_it_once_and_keeps_it_in_the_browser(brows
             assert not page.is_visible("#api-key"), "the stored key is used after a reload"
         finally:
             ctx.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_accessibility_violations_on_any_tab(page_for, scheme) -> None:
+    """axe-core's WCAG 2.x A/AA rules, on every tab with content on it, in both colour schemes."""
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright").Axe()
+    page = page_for(locale="zh-CN", color_scheme=scheme)
+    page.fill("#ask-input", "龙井茶是怎么炒制的？")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#ask-answer[data-state=done]", timeout=30_000)
+    page.wait_for_selector("#ask-submit:enabled")
+    options = {
+        "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+        "resultTypes": ["violations"],
+    }
+    problems = {}
+    for tab in ("ask", "chat", "search", "write", "kb"):
+        page.click(f"#tab-{tab}")
+        if tab == "search":
+            page.fill("#search-input", "Ostfriesische Teekultur")
+            page.click("#search-form button[type=submit]")
+            page.wait_for_selector("#search-results li.hit")
+        violations = axe.run(page, options=options).response["violations"]
+        problems[tab] = [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
+    page.click("#tab-ask")
+    page.locator("#ask-answer button.cite").first.click()
+    dialog = axe.run(page, options=options)
+    problems["passage"] = [v["id"] for v in dialog.response["violations"]]
+    assert problems == {tab: [] for tab in problems}
+    assert len(dialog.response["passes"]) > 10, "axe ran its rules"
+    page.keyboard.press("Escape")
+    page.evaluate("() => document.querySelector('main').append(document.createElement('img'))")
+    broken = axe.run(page, options=options)
+    assert "image-alt" in [v["id"] for v in broken.response["violations"]], "axe sees a real violation"
