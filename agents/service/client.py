@@ -64,4 +64,3 @@ def call_service(settings: Settings, path: str, payload: dict[str, Any]) -> dict
             return response.json()
     except (httpx.HTTPError, ValueError):
         return None
-
