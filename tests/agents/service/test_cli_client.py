@@ -97,3 +97,46 @@ def test_nothing_listening_costs_almost_nothing(tmp_path, in_process, monkeypatc
     assert call_service(settings, "/v1/search", {"query": "x"}) is None
     assert time.perf_counter() - started < 0.5
     assert "1." in _search(home, "green tea")
+
+
+@pytest.fixture
+def fake_generator(monkeypatch):
+    """One scripted generator for the CLI's own runtime and the service's."""
+    from tests.agents.service.conftest import TEA_ANSWER
+    from tests.chat_fakes import FakeLLM
+
+    llm = FakeLLM(responses=[TEA_ANSWER], seen=[])
+    monkeypatch.setattr("babelrag.agents.runtime.Runtime.llm", property(lambda self: llm))
+    monkeypatch.setenv("BABELRAG_ANSWER__MIN_SUPPORT", "0")  # as the served settings
+    return llm
+
+
+def _ask(home, *args: str) -> str:
+    result = CliRunner().invoke(
+        app, ["--home", str(home), "-q", "ask", *args, "--kb", "test", "--no-translate"]
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_ask_through_the_service_prints_what_in_process_prints(served, in_process, fake_generator) -> None:
+    import json
+
+    service, _ = served
+    home = service.settings.home
+    remote = json.loads(_ask(home, "How hot for green tea?", "--json"))
+    assert in_process == [] and len(fake_generator.seen) == 1
+    local = json.loads(_ask(home, "How hot for green tea?", "--json", "--no-service"))
+    assert in_process == [1] and len(fake_generator.seen) == 2
+    assert remote.pop("timings").keys() == local.pop("timings").keys()
+    assert remote == local and remote["sources"][0]["ref"] == 1
+    assert _ask(home, "How hot for green tea?") == _ask(home, "How hot for green tea?", "--no-service")
+
+
+def test_a_streamed_ask_through_the_service(served, in_process, fake_generator) -> None:
+    from tests.agents.service.conftest import TEA_ANSWER
+
+    service, _ = served
+    text = _ask(service.settings.home, "How hot for green tea?", "--stream")
+    assert in_process == [] and text.startswith(TEA_ANSWER)
+    assert "Brewing green tea" in text
