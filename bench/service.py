@@ -56,7 +56,7 @@ def run(quick: bool) -> dict[str, Any]:
         beside: list[dict[str, Any]] = []
         searcher = threading.Thread(
             target=lambda: beside.append(
-                _phase(base, 2, 10_000, questions, _search_call, plan, stop=stop, pause_s=0.2)
+                _phase(base, 2, 10_000, questions, _search_call, plan, stop=stop, pause_s=1.0)
             )
         )
         searcher.start()
@@ -222,6 +222,7 @@ def table(r: dict[str, Any]) -> Table:
             f"(k=5) or {p['asks_per_client']} answers ({r['ask_tokens']} new tokens at most) per client; "
             f"phases end after {p['phase_deadline_s']} s. Latency is the whole HTTP round trip.",
             "Answers share one generator (a bounded queue), so their throughput cannot exceed one "
-            "client's; what concurrency adds is queue wait. Searches run beside it on the thread pool.",
+            "client's; what concurrency adds is queue wait. Searches run beside it on the thread pool: "
+            "during the concurrent answers two more clients search, one request a second each.",
         ],
     )
