@@ -13,7 +13,6 @@ next token. Searches without translation never enter the queue: they run on the 
 from __future__ import annotations
 
 import asyncio
-import logging
 import queue
 import threading
 import time
@@ -21,8 +20,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from babelrag.agents.service.errors import QueueFullError
-
-log = logging.getLogger("babelrag.service")
 
 Work = Callable[[], Iterator[Any]]
 
@@ -77,14 +74,13 @@ END = object()
 
 
 class GenerationQueue:
-    """``maxsize`` jobs may wait; one runs. ``warm_up`` runs first on the worker thread."""
+    """``maxsize`` jobs may wait; one runs."""
 
-    def __init__(self, maxsize: int, *, warm_up: Callable[[], None] | None = None) -> None:
+    def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize)
         self._lock = threading.Lock()
         self._busy = False
-        self._warm_up = warm_up
         self._thread: threading.Thread | None = None
 
     @property
@@ -129,11 +125,6 @@ class GenerationQueue:
         return job
 
     def _run(self) -> None:
-        if self._warm_up is not None:
-            try:
-                self._warm_up()
-            except Exception:  # the requests will see the error when they load the model
-                log.exception("warming up the generator failed")
         while (job := self._queue.get()) is not None:
             with self._lock:
                 self._busy = True

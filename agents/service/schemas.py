@@ -78,6 +78,7 @@ class Decoding(_Request):
     """Per-request decoding overrides (default: the server's generation settings)."""
 
     strategy: Literal["greedy", "beam", "sample"] | None = None
+    num_beams: int | None = Field(None, ge=2, le=16, description="For strategy = beam.")
     max_new_tokens: int | None = Field(None, ge=1, le=4096)
     temperature: float | None = Field(None, gt=0, le=5)
     top_k: int | None = Field(None, ge=0)
