@@ -115,6 +115,7 @@ async function main() {
   $("ui-lang").addEventListener("change", (event) => {
     store("uiLang", event.target.value);
     applyLanguage(event.target.value);
+    document.dispatchEvent(new CustomEvent("babelrag:language")); // views redraw what they show
   });
   setupTabs();
   let health = null;

@@ -74,7 +74,7 @@ export function setupChat(state) {
     return svg;
   }
 
-  async function open(id) {
+  async function open(id, focus = true) {
     clearError();
     try {
       current = await api.session(id);
@@ -85,7 +85,7 @@ export function setupChat(state) {
     state.showSessionLanguage(current.lang || "");
     turns.replaceChildren(...pairs(current.turns));
     markCurrent();
-    input.focus();
+    if (focus) input.focus();
   }
 
   function markCurrent() {
@@ -160,6 +160,11 @@ export function setupChat(state) {
     }
   });
   $("chat-new").addEventListener("click", create);
+  document.addEventListener("babelrag:language", async () => {
+    if (busy) return; // a turn is streaming: its labels switch with the next redraw
+    await refresh();
+    if (current) await open(current.id, false);
+  });
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -61,6 +61,8 @@ export function setupKb(state, { onChanged }) {
     );
   }
 
+  document.addEventListener("babelrag:language", () => !$("panel-kb").hidden && show());
+
   $("upload-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const files = [...$("upload-files").files];

@@ -128,6 +128,7 @@ export function setupWrite(state) {
     }
   }
 
+  document.addEventListener("babelrag:language", () => current && show());
   $("write-download-md").addEventListener("click", () => save("md"));
   $("write-download-txt").addEventListener("click", () => save("txt"));
 }

@@ -298,6 +298,10 @@ def test_write_keeps_one_addition_rejects_another_and_downloads_the_result(page_
     with page.expect_download() as plain:
         page.click("#write-download-txt")
     assert "## " not in Path(plain.value.path()).read_text(encoding="utf-8")
+    page.select_option("#ui-lang", "de")
+    assert page.inner_text("#write-summary") == f"1 von {additions.count()} Ergänzungen behalten"
+    assert additions.nth(1).get_attribute("data-state") == "rejected", "a redraw keeps the choices"
+    assert additions.nth(1).locator("button.reject").inner_text() == "Verwerfen"
 
 
 def test_documents_uploaded_to_a_new_knowledge_base_are_searchable(page_for, shots, tmp_path) -> None:
