@@ -71,7 +71,7 @@ class Service:
         knowledge base's runtime shares them (a runtime derived before a model loads would load
         its own copy)."""
         rt = self.runtime
-        _ = rt.embedder
+        rt.__dict__["embedder"] = SerializedEmbedder(rt.embedder)
         if generator:
             _ = rt.llm
             _ = rt.translator  # engines load on first use, through the base runtime
@@ -283,6 +283,36 @@ class Service:
             "auth": bool(self.settings.service.api_key),
             "queue": {"size": self.queue.maxsize, "waiting": self.queue.waiting, "busy": self.queue.busy},
         }
+
+
+class SerializedEmbedder:
+    """The embedder, one call at a time. The thread pool runs searches at once, and a Hugging Face
+    fast tokenizer called from two threads can fail ("Already borrowed") when one call changes its
+    truncation settings; a query embedding takes milliseconds, so the lock costs little, and the
+    rest of a search (Chroma, fusion, BM25) still runs in parallel."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:  # model_id, dimension, max_tokens, ...
+        return getattr(self._inner, name)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        with self._lock:
+            return self._inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            return self._inner.embed_query(text)
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        with self._lock:
+            return self._inner.embed_queries(texts)
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            return self._inner.count_tokens(text)
 
 
 def kb_name(name: str) -> str:

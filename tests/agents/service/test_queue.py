@@ -102,3 +102,27 @@ def test_an_error_in_the_work_reaches_the_request() -> None:
             queue.close()
 
     asyncio.run(main())
+
+
+def test_the_served_embedder_runs_one_call_at_a_time() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from babelrag.agents.service.backend import SerializedEmbedder
+    from babelrag.stores.fakes import KeywordEmbeddings
+
+    inner, active, most = KeywordEmbeddings(dimension=16), [0], [0]
+    embed = inner.embed_query
+
+    def slow(text: str) -> list[float]:
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        threading.Event().wait(0.01)
+        active[0] -= 1
+        return embed(text)
+
+    inner.embed_query = slow  # type: ignore[method-assign]
+    wrapped = SerializedEmbedder(inner)
+    with ThreadPoolExecutor(4) as pool:
+        vectors = list(pool.map(wrapped.embed_query, ["tea", "bike", "git", "tea"] * 3))
+    assert most[0] == 1 and vectors[0] == vectors[3]
+    assert wrapped.model_id == inner.model_id and wrapped.max_tokens == inner.max_tokens
