@@ -339,6 +339,34 @@ class StoreSettings(_Section):
         return value if "://" in value else f"http://{value}"
 
 
+class ServiceSettings(_Section):
+    """``babelrag serve``, and the CLI's use of a running one."""
+
+    host: str = Field("127.0.0.1", description="Address to bind; any other than loopback needs an API key.")
+    port: int = Field(8000, ge=1, le=65535, description="Port to bind (and where the CLI looks).")
+    api_key: SecretStr | None = Field(
+        None,
+        description="Key clients send as 'Authorization: Bearer KEY' or 'X-API-Key: KEY' "
+        "(also BABELRAG_API_KEY). Required for a non-loopback host.",
+    )
+    queue_size: int = Field(
+        8, ge=1, le=1024, description="Requests that may wait for the generator; more get 503."
+    )
+    request_timeout_s: float = Field(
+        300.0, gt=0, le=86400, description="Longest a request may take, queue wait included (504 after)."
+    )
+    upload_max_mb: float = Field(50.0, gt=0, le=10240, description="Largest uploaded file, in MiB.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (none: CORS off)."
+    )
+    use_from_cli: bool = Field(
+        True, description="search and ask use a running local service over the same data directory."
+    )
+    cli_connect_timeout_s: float = Field(
+        0.2, gt=0, le=10, description="How long the CLI waits for a running service to answer /healthz."
+    )
+
+
 class Settings(BaseSettings):
     # frozen: settings are built once (in the CLI) and passed down; a variant is a new object
     model_config = SettingsConfigDict(
@@ -359,6 +387,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     write: WriteSettings = Field(default_factory=WriteSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @field_validator("kb")
     @classmethod

@@ -25,7 +25,7 @@ if str(REPO) not in sys.path:  # `python bench/run.py` puts bench/, not the repo
 
 from bench.common import Table, current_rss_mb, fmt, machine_info, peak_rss_mb  # noqa: E402
 
-SECTIONS = ("embedding", "ingestion", "search", "chroma_server", "engines", "ask", "cli")
+SECTIONS = ("embedding", "ingestion", "search", "chroma_server", "engines", "ask", "cli", "service")
 
 
 def main(argv: list[str] | None = None) -> int:

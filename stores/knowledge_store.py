@@ -59,7 +59,8 @@ class SearchHit:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {k: v for k, v in self.metadata.items() if k not in _HIT_FIELDS}
+        # sorted: Chroma hands metadata back in no fixed key order, and the JSON should not vary
+        extra = {k: v for k, v in sorted(self.metadata.items()) if k not in _HIT_FIELDS}
         return {
             "id": self.id,
             "source": self.source,

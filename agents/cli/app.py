@@ -17,11 +17,13 @@ from babelrag.agents.cli.common import (
     parse_language,
     parse_where,
     runtime_for,
+    settings_from,
 )
 from babelrag.agents.cli.evaluate import eval_app
 from babelrag.agents.cli.kb import config_app, kb_app
 from babelrag.agents.cli.models import models_app
 from babelrag.agents.cli.run import run
+from babelrag.agents.cli.serve import serve
 from babelrag.agents.cli.train import train_app
 from babelrag.agents.cli.write import write
 
@@ -42,6 +44,7 @@ app.command()(ask)
 app.command()(chat)
 app.command()(write)
 app.command()(run)
+app.command()(serve)
 
 
 def _version(value: bool) -> None:
@@ -143,6 +146,14 @@ def search(
         ),
     ] = False,
     kb: KbOption = None,
+    no_service: Annotated[
+        bool,
+        typer.Option(
+            "--no-service",
+            help="Search in this process even when a local `babelrag serve` for this data directory "
+            "runs (config service.use_from_cli).",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Search a knowledge base across languages. Scores are cosine similarity clipped to 0-1.
@@ -150,27 +161,52 @@ def search(
     Returns k distinct documents, each with its best-matching chunk (--chunks: the k best chunks).
     Plain search ranks by the embedding alone. With --translate and/or --lexical the rankings are
     fused (reciprocal rank fusion); scores stay the cosine similarity to your query as typed.
+    A running local `babelrag serve` over the same data directory answers instead, without loading
+    a model here (the output is the same).
     """
+    filters = parse_where(where)
+    language = parse_language(lang)
+    settings = settings_from(ctx, kb=kb, search={"k": k})
+    result = None
+    if settings.service.use_from_cli and not no_service:
+        from babelrag.agents.service.client import call_service
+
+        payload = {
+            "query": query,
+            "kb": settings.kb,
+            "k": settings.search.k,
+            "lang": language,
+            "where": filters,
+            "translate": translate,
+            "lexical": lexical,
+            "chunks": chunks,
+        }
+        result = call_service(settings, "/v1/search", payload)
+    if result is None:
+        with runtime_for(ctx, kb=kb, search={"k": k}) as rt:
+            retriever = rt.cross_lingual_retriever(
+                k=rt.settings.search.k,
+                translate=translate,
+                lexical=lexical,
+                lang=language,
+                where=filters,
+                group_documents=not chunks,
+            )
+            found = retriever.retrieve(query)
+        result = {"hits": [h.to_dict() for h in found.hits], "translations": found.translations}
+    _print_search(query, result, json_output=json_output)
+
+
+def _print_search(query: str, result: dict, *, json_output: bool) -> None:
+    """The hits of an in-process or a service search, printed the same way."""
     from rich.markup import escape
 
     from babelrag.agents.cli.render import print_hits
     from babelrag.agents.console import err
 
-    filters = parse_where(where)
-    language = parse_language(lang)
-    with runtime_for(ctx, kb=kb, search={"k": k}) as rt:
-        retriever = rt.cross_lingual_retriever(
-            k=rt.settings.search.k,
-            translate=translate,
-            lexical=lexical,
-            lang=language,
-            where=filters,
-            group_documents=not chunks,
-        )
-        result = retriever.retrieve(query)
     if json_output:
-        typer.echo(json.dumps([h.to_dict() for h in result.hits], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(result["hits"], ensure_ascii=False, indent=2))
         return
-    for target, text in result.translations.items():
+    for target, text in result["translations"].items():
         err.print(f"[dim]translated ({target}):[/] {escape(text)}", highlight=False, soft_wrap=True)
-    print_hits(query, result.hits)
+    print_hits(query, result["hits"])

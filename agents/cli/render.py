@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
@@ -14,11 +14,13 @@ from babelrag.agents.console import display_path, err, out, shorten
 if TYPE_CHECKING:  # a search must not pay for importing the answer chain
     from babelrag.chains.answer import AnswerResult
     from babelrag.stores.ingest import IngestReport
-    from babelrag.stores.knowledge_store import SearchHit
 
 
-def print_hits(query: str, hits: Sequence[SearchHit]) -> None:
-    """One block per passage: rank, score, language, title and source, then the text."""
+def print_hits(query: str, hits: Sequence[Mapping[str, Any]]) -> None:
+    """One block per passage: rank, score, language, title and source, then the text.
+
+    Takes hits in their JSON form (``SearchHit.to_dict``), as both an in-process search and a
+    running service give them, so the two print the same."""
     if not hits:
         out.print(f"No passages found for {query!r}.", highlight=False)
         return
@@ -26,11 +28,11 @@ def print_hits(query: str, hits: Sequence[SearchHit]) -> None:
     for rank, hit in enumerate(hits, 1):
         out.print()
         out.print(
-            f"[bold cyan]{rank}.[/] [green]{hit.score:.3f}[/]  [magenta]{hit.lang}[/]  "
-            f"[bold]{escape(hit.title)}[/]  [dim]{escape(display_path(hit.source))}[/]",
+            f"[bold cyan]{rank}.[/] [green]{hit['score']:.3f}[/]  [magenta]{hit['lang']}[/]  "
+            f"[bold]{escape(hit['title'])}[/]  [dim]{escape(display_path(hit['source']))}[/]",
             highlight=False,
         )
-        out.print("    " + escape(shorten(hit.text, 400)), highlight=False)
+        out.print("    " + escape(shorten(hit["text"], 400)), highlight=False)
 
 
 def print_ingest_report(report: IngestReport, *, kb: str, json_output: bool) -> None:
