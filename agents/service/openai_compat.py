@@ -20,13 +20,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 
 from babelrag.agents.service.backend import Service, answer_dict
 from babelrag.agents.service.errors import NotFoundError, error_body
 from babelrag.agents.service.lifecycle import ClientGone, Ping, job_items, job_result
 from babelrag.agents.service.queue import Started, Work
-from babelrag.agents.service.routes_rag import ERRORS, SSE_DOC, service_of, timeout_of
+from babelrag.agents.service.routes_rag import ERRORS, SSE_DOC, in_pool, service_of, timeout_of
 from babelrag.agents.service.schemas import ChatCompletionRequest, ChatMessage, ModelList
 from babelrag.agents.service.sse import event_stream
 from babelrag.stores.errors import ConfigError
@@ -128,7 +127,7 @@ def _usage(result: dict[str, Any]) -> dict[str, int]:
 @router.get("/v1/models", response_model=ModelList, responses=ERRORS)
 async def list_models(request: Request) -> dict[str, Any]:
     """One model per knowledge base: ``babelrag:<kb>``."""
-    kbs = await run_in_threadpool(service_of(request).list_kbs)
+    kbs = await in_pool(request, service_of(request).list_kbs)
     now = int(time.time())
     return {
         "object": "list",
@@ -143,7 +142,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
     """An answer from the knowledge base the model names, in the OpenAI chat format (streamed or not)."""
     service = service_of(request)
     kb = kb_for_model(service, body.model)
-    work = await run_in_threadpool(conversation_work, service, kb, body)
+    work = await in_pool(request, conversation_work, service, kb, body)
     job = service.queue.submit(work)
     completion_id = "chatcmpl-" + secrets.token_hex(12)
     created = int(time.time())

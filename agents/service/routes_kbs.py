@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from babelrag.agents.service.backend import kb_name
 from babelrag.agents.service.errors import TooLargeError
-from babelrag.agents.service.routes_rag import ERRORS, service_of
+from babelrag.agents.service.routes_rag import ERRORS, in_pool, service_of
 from babelrag.agents.service.schemas import DropResponse, IngestResponse, KbInfo, Passage
 from babelrag.agents.service.uploads import read_chunks, save_upload, target_path, uploads_root
 from babelrag.stores.errors import ConfigError
@@ -42,13 +41,13 @@ _UPLOAD_BODY = {
 @router.get("/v1/kbs", response_model=dict[str, int], responses=ERRORS)
 async def list_kbs(request: Request) -> dict[str, int]:
     """Knowledge bases and their chunk counts (``babelrag kb list --json``)."""
-    return await run_in_threadpool(service_of(request).list_kbs)
+    return await in_pool(request, service_of(request).list_kbs)
 
 
 @router.get("/v1/kbs/{kb}", response_model=KbInfo, responses=ERRORS)
 async def kb_info(kb: str, request: Request) -> dict[str, Any]:
     """Sources, languages and embedder of one knowledge base (``babelrag kb info --json``)."""
-    return await run_in_threadpool(service_of(request).kb_info, kb)
+    return await in_pool(request, service_of(request).kb_info, kb)
 
 
 @router.post(
@@ -82,16 +81,16 @@ async def upload(kb: str, request: Request) -> dict[str, Any]:
             saved.append(target)
     finally:
         await form.close()
-    return await run_in_threadpool(service.ingest, name, saved)
+    return await in_pool(request, service.ingest, name, saved)
 
 
 @router.delete("/v1/kbs/{kb}", response_model=DropResponse, responses=ERRORS)
 async def drop_kb(kb: str, request: Request) -> dict[str, Any]:
     """Delete a knowledge base's chunks and vectors, and the files uploaded to it."""
-    return await run_in_threadpool(service_of(request).drop_kb, kb)
+    return await in_pool(request, service_of(request).drop_kb, kb)
 
 
 @router.get("/v1/kbs/{kb}/passages/{chunk_id}", response_model=Passage, responses=ERRORS)
 async def passage(kb: str, chunk_id: str, request: Request) -> dict[str, Any]:
     """A stored passage (what a citation's ``id`` points to) with its neighbours' text."""
-    return await run_in_threadpool(service_of(request).passage, kb, chunk_id)
+    return await in_pool(request, service_of(request).passage, kb, chunk_id)

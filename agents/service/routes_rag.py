@@ -6,7 +6,8 @@ translates its query, an answer and a draft need the generator and wait for it i
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -27,6 +28,7 @@ from babelrag.agents.service.schemas import (
 from babelrag.agents.service.sse import answer_events, event_stream, wants_stream
 
 router = APIRouter(tags=["search, ask, write"])
+T = TypeVar("T")
 
 #: What every route may answer besides its success.
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -43,12 +45,18 @@ def timeout_of(request: Request) -> float:
     return service_of(request).settings.service.request_timeout_s
 
 
+async def in_pool(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` on the thread pool within the request's deadline (504 after it; the thread
+    finishes its work, which nothing else waits for)."""
+    return await within(timeout_of(request), lambda: run_in_threadpool(fn, *args))
+
+
 @router.post("/v1/search", response_model=SearchResponse, responses=ERRORS)
 async def search(body: SearchRequest, request: Request) -> dict[str, Any]:
     """Cross-lingual search; ``hits`` is exactly what ``babelrag search --json`` prints."""
     service = service_of(request)
     if not body.translate:
-        return await within(timeout_of(request), lambda: run_in_threadpool(service.search, body))
+        return await in_pool(request, service.search, body)
     job = service.queue.submit(lambda: iter([service.search(body)]))
     result, queue_s = await job_result(job, request, timeout_of(request))
     result["timings"]["queue_s"] = round(queue_s, 3)
@@ -61,7 +69,7 @@ async def search(body: SearchRequest, request: Request) -> dict[str, Any]:
 async def ask(body: AskRequest, request: Request) -> Any:
     """An answer with citations; Server-Sent Events with ``stream: true`` or ``Accept: text/event-stream``."""
     service = service_of(request)
-    kb, work = await run_in_threadpool(service.ask_work, body)
+    kb, work = await in_pool(request, service.ask_work, body)
     job = service.queue.submit(work)
     if wants_stream(request, body.stream):
         return event_stream(

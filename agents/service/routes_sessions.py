@@ -11,11 +11,10 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from babelrag.agents.service.backend import answer_dict
 from babelrag.agents.service.lifecycle import job_result
-from babelrag.agents.service.routes_rag import ERRORS, SSE_DOC, service_of, timeout_of
+from babelrag.agents.service.routes_rag import ERRORS, SSE_DOC, in_pool, service_of, timeout_of
 from babelrag.agents.service.schemas import (
     Session,
     SessionCreate,
@@ -31,12 +30,12 @@ router = APIRouter(tags=["chat sessions"])
 
 @router.get("/v1/sessions", response_model=list[SessionSummary], responses=ERRORS)
 async def list_sessions(request: Request) -> list[dict[str, Any]]:
-    return await run_in_threadpool(service_of(request).list_sessions)
+    return await in_pool(request, service_of(request).list_sessions)
 
 
 @router.post("/v1/sessions", response_model=Session, status_code=201, responses=ERRORS)
 async def create_session(body: SessionCreate, request: Request) -> dict[str, Any]:
-    session = await run_in_threadpool(service_of(request).create_session, body.kb, body.lang)
+    session = await in_pool(request, service_of(request).create_session, body.kb, body.lang)
     return asdict(session)
 
 
@@ -48,13 +47,13 @@ async def get_session(session_id: str, request: Request) -> dict[str, Any]:
 @router.patch("/v1/sessions/{session_id}", response_model=Session, responses=ERRORS)
 async def update_session(session_id: str, body: SessionUpdate, request: Request) -> dict[str, Any]:
     """Set the session's answer language, or null to answer each turn in its own language."""
-    session = await run_in_threadpool(service_of(request).update_session, session_id, body.lang)
+    session = await in_pool(request, service_of(request).update_session, session_id, body.lang)
     return asdict(session)
 
 
 @router.delete("/v1/sessions/{session_id}", status_code=204, responses=ERRORS)
 async def delete_session(session_id: str, request: Request) -> Response:
-    await run_in_threadpool(service_of(request).delete_session, session_id)
+    await in_pool(request, service_of(request).delete_session, session_id)
     return Response(status_code=204)
 
 

@@ -133,3 +133,15 @@ def test_concurrent_searches_all_succeed(tmp_path) -> None:
     ):
         responses = list(pool.map(lambda q: client.post("/v1/search", json={"query": q, "k": 2}), queries))
     assert all(r.status_code == 200 and r.json()["hits"] for r in responses)
+
+
+def test_thread_pool_work_has_the_deadline_too(tmp_path, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    service = make_service(tmp_path, request_timeout_s=0.3)
+    search = service.search
+    monkeypatch.setattr(service, "search", lambda body: time.sleep(1.0) or search(body))
+    with TestClient(create_app(service)) as client:
+        response = client.post("/v1/search", json={"query": "green tea"})
+        assert response.status_code == 504 and response.json()["error"]["type"] == "timeout_error"
+        assert client.get("/v1/kbs").status_code == 200
