@@ -67,7 +67,8 @@ def serve(
     shown = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
     err.print(
         f"babelrag serving {settings.home} (default kb {settings.kb!r}) on http://{shown}:{cfg.port}"
-        f"  — API docs: http://{shown}:{cfg.port}/docs" + ("  — API key required" if cfg.api_key else ""),
+        f"  — web page: http://{shown}:{cfg.port}/  — API docs: http://{shown}:{cfg.port}/docs"
+        + ("  — API key required" if cfg.api_key else ""),
         highlight=False,
     )
     uvicorn.run(create_app(service), host=cfg.host, port=cfg.port, log_level="info", access_log=False)
