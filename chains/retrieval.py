@@ -26,7 +26,7 @@ from pydantic import ConfigDict, Field
 from babelrag.chains.fusion import chunk_key, distinct, document_key, reciprocal_rank_fusion
 from babelrag.chains.translate import Translator, translate_query, translation_targets
 from babelrag.stores.errors import StoreError
-from babelrag.stores.knowledge_store import KnowledgeStore, SearchHit
+from babelrag.stores.knowledge_store import KnowledgeStore, Scalar, SearchHit
 from babelrag.stores.langdetect import UNDETERMINED
 from babelrag.stores.lexical import BM25Index
 
@@ -144,16 +144,16 @@ class CrossLingualRetriever(BaseRetriever):
         chunks: dict[Hashable, SearchHit] = {}
         scores: dict[Hashable, float] = {}
         via: dict[Hashable, list[str]] = {}
-        headed: dict[tuple[str, int, int], tuple[float, list[str]]] = {}
+        headed: dict[tuple[str, Scalar, int], tuple[float, list[str]]] = {}
         for cid, hit in entries.items():
             if hit.heading_of is not None:
                 if self.use_headings:
-                    place = (hit.source, int(hit.metadata.get("doc", 0) or 0), hit.heading_of)
+                    place = (hit.source, hit.metadata.get("doc", 0), hit.heading_of)
                     score = best[cid] - self.heading_margin
                     if score > headed.get(place, (-2.0, []))[0]:
                         headed[place] = (score, [f"heading:{n}" for n in fetched_by[cid]])
                 continue
-            place = (hit.source, int(hit.metadata.get("doc", 0) or 0), int(hit.metadata.get("chunk", 0) or 0))
+            place = (hit.source, hit.metadata.get("doc", 0), int(hit.metadata.get("chunk", 0) or 0))
             chunks[place], scores[place], via[place] = hit, best[cid], fetched_by[cid]
         missing = [place for place in headed if place not in chunks]
         chunks.update(self.store.chunks_at(missing) if missing else {})
