@@ -18,7 +18,13 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from pydantic import ConfigDict, Field
 
-from babelrag.chains.fusion import chunk_key, distinct, document_key, reciprocal_rank_fusion
+from babelrag.chains.fusion import (
+    chunk_key,
+    distinct,
+    document_key,
+    group_languages,
+    reciprocal_rank_fusion,
+)
 from babelrag.chains.translate import Translator, translate_query, translation_targets
 from babelrag.stores.errors import StoreError
 from babelrag.stores.knowledge_store import KnowledgeStore, SearchHit
@@ -105,9 +111,9 @@ class CrossLingualRetriever(BaseRetriever):
             for name, text in queries.items():
                 ranked[f"lexical:{name}"] = index.search(text, k=fetch, lang=self.lang, where=self.where)
         if len(ranked) == 1:
-            hits = distinct(ranked["original"], key)[:k]
+            hits = self._grouped(distinct(ranked["original"], key), query, lang)[:k]
         else:
-            hits = self._fuse(ranked, vectors["original"], k, key)
+            hits = self._fuse(ranked, vectors["original"], k, key, query, lang)
         timings["retrieve_s"] = time.perf_counter() - started
         return RetrievalResult(query, lang, hits, translations, timings)
 
@@ -123,18 +129,32 @@ class CrossLingualRetriever(BaseRetriever):
             self.translator, request["query"], request["lang"], targets, detect_language=self.detect_language
         )
 
+    def _grouped(self, hits: list[SearchHit], query: str, lang: str) -> list[SearchHit]:
+        """Language versions of one entity as one hit (documents only: ``--chunks`` shows all)."""
+        if not self.group_documents:
+            return hits
+        known = lang if lang != UNDETERMINED else None
+        return group_languages(hits, lang=lambda: known or self.detect_language(query))
+
     def _fuse(
-        self, ranked: Mapping[str, Sequence[SearchHit]], original: Sequence[float], k: int, key: Any
+        self,
+        ranked: Mapping[str, Sequence[SearchHit]],
+        original: Sequence[float],
+        k: int,
+        key: Any,
+        query: str,
+        lang: str,
     ) -> list[SearchHit]:
         """RRF order; each hit's score is its cosine to the original query, whichever list found it."""
         weights = {name: self.translation_weight for name in ranked if "translation:" in name}
-        fused = reciprocal_rank_fusion(ranked, k=self.rrf_k, weights=weights, key=key)[:k]
-        cosines = self.store.cosine_scores(original, [f.hit.id for f in fused])
-        return [
+        fused = reciprocal_rank_fusion(ranked, k=self.rrf_k, weights=weights, key=key)
+        hits = [
             replace(
                 f.hit,
-                score=cosines.get(f.hit.id, f.hit.score),
                 metadata={**f.hit.metadata, "rrf": round(f.rrf, 5), "matched_by": ",".join(sorted(f.ranks))},
             )
             for f in fused
         ]
+        hits = self._grouped(hits, query, lang)[:k]
+        cosines = self.store.cosine_scores(original, [h.id for h in hits])
+        return [replace(h, score=cosines.get(h.id, h.score)) for h in hits]

@@ -205,6 +205,32 @@ class KnowledgeStore:
         got = self.collection.get(where={"source": source}, include=["metadatas"])
         return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
 
+    def chunks_of_sources(self, sources: Sequence[str]) -> dict[str, dict[str, dict[str, Scalar]]]:
+        """:meth:`chunks_of` for many sources in one query per 500 (a dump is written in batches)."""
+        out: dict[str, dict[str, dict[str, Scalar]]] = {}
+        unique = list(dict.fromkeys(sources))
+        for start in range(0, len(unique), 500):
+            got = self.collection.get(
+                where={"source": {"$in": unique[start : start + 500]}}, include=["metadatas"]
+            )
+            for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+                meta = dict(meta or {})
+                out.setdefault(str(meta.get("source", "")), {})[cid] = meta
+        return out
+
+    def hits(self, ids: Sequence[str]) -> list[SearchHit]:
+        """Stored chunks as hits (score 0: no query), in the order asked; missing ids are left out."""
+        if not ids:
+            return []
+        got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        found = {
+            cid: _hit(cid, text or "", dict(meta or {}), 0.0)
+            for cid, text, meta in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False
+            )
+        }
+        return [found[i] for i in ids if i in found]
+
     def neighbours(self, hit: SearchHit) -> tuple[str | None, str | None]:
         """The texts of the chunks just before and after ``hit`` in its document (None at an end)."""
         chunk = hit.metadata.get("chunk")
@@ -285,18 +311,7 @@ class KnowledgeStore:
             result["distances"][0],
             strict=True,
         ):
-            meta = dict(meta or {})
-            hits.append(
-                SearchHit(
-                    id=cid,
-                    source=str(meta.get("source", "")),
-                    title=str(meta.get("title", "")),
-                    lang=str(meta.get("lang", "und")),
-                    score=min(1.0, max(0.0, 1.0 - float(dist))),
-                    text=text or "",
-                    metadata=meta,
-                )
-            )
+            hits.append(_hit(cid, text or "", dict(meta or {}), min(1.0, max(0.0, 1.0 - float(dist)))))
         return hits
 
     def vectors(self, ids: Sequence[str]) -> list[list[float]]:
@@ -319,6 +334,18 @@ class KnowledgeStore:
         norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
         sims = matrix @ query / np.where(norms == 0, 1.0, norms)
         return {cid: float(min(1.0, max(0.0, s))) for cid, s in zip(ids, sims, strict=True)}
+
+
+def _hit(cid: str, text: str, meta: dict[str, Scalar], score: float) -> SearchHit:
+    return SearchHit(
+        id=cid,
+        source=str(meta.get("source", "")),
+        title=str(meta.get("title", "")),
+        lang=str(meta.get("lang", "und")),
+        score=score,
+        text=text,
+        metadata=meta,
+    )
 
 
 def build_where(*, lang: str | None, where: Mapping[str, Scalar] | None) -> dict[str, Any] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,19 @@ if TYPE_CHECKING:  # a search must not pay for importing the answer chain
     from babelrag.chains.answer import AnswerResult
     from babelrag.stores.ingest import IngestReport
     from babelrag.stores.knowledge_store import SearchHit
+
+
+def version_notes(metadata: Mapping[str, object]) -> str:
+    """What a hit is besides itself: a machine translation (of which language, by what), and the
+    other languages its entity matched in. A translation is never shown as if it were the original."""
+    notes = []
+    if metadata.get("translated_from"):
+        notes.append(
+            f"machine translation from {metadata['translated_from']} ({metadata.get('translator', '?')})"
+        )
+    if metadata.get("also_in"):
+        notes.append(f"also in: {metadata['also_in']}")
+    return "; ".join(notes)
 
 
 def print_hits(query: str, hits: Sequence[SearchHit]) -> None:
@@ -30,6 +43,8 @@ def print_hits(query: str, hits: Sequence[SearchHit]) -> None:
             f"[bold]{escape(hit.title)}[/]  [dim]{escape(display_path(hit.source))}[/]",
             highlight=False,
         )
+        if notes := version_notes(hit.metadata):
+            out.print(f"    [yellow]{escape(notes)}[/]", highlight=False)
         out.print("    " + escape(shorten(hit.text, 400)), highlight=False)
 
 
@@ -45,7 +60,9 @@ def print_ingest_report(report: IngestReport, *, kb: str, json_output: bool) -> 
         f"Knowledge base [bold]{kb}[/]: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.failed)} failed "
         f"({report.chunks_embedded} chunks embedded, {report.chunks_kept} kept, "
-        f"{report.chunks_removed} removed)",
+        f"{report.chunks_removed} removed"
+        + (f", {report.chunks_translated} translations" if report.chunks_translated else "")
+        + ")",
         highlight=False,
     )
 
