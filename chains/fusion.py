@@ -115,7 +115,7 @@ def group_languages(
             members, key=lambda h: (h.lang != user, "translated_from" in h.metadata, members.index(h))
         )
         others = [_version_name(h) for h in members if h is not shown]
-        others = [o for o in dict.fromkeys(others) if o != _version_name(shown)]
+        others = sorted(o for o in set(others) if o != _version_name(shown))
         out.append(
             replace(shown, metadata={**shown.metadata, "also_in": ", ".join(others)}) if others else shown
         )

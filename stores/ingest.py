@@ -63,6 +63,7 @@ class IngestReport:
     chunks_kept: int = 0
     chunks_removed: int = 0
     chunks_translated: int = 0
+    translations_dropped: int = 0  # came back in another language than asked
 
 
 @dataclass
@@ -272,14 +273,21 @@ class Ingestor:
         translated = translate_passage(self.translator, plan.texts[i], original, target)
         if not translated or translated.strip() == plan.texts[i].strip():
             return
+        if self.detect_language(translated) not in (target, "und"):
+            # small generators sometimes echo the source: such a text is no translation into target
+            report.translations_dropped += 1
+            return
         report.chunks_translated += 1
         context = str(meta.get("context") or "")
+        if context:  # the header it is embedded with (title > headings), in the same language
+            context = self.translator.translate(context, original, target).strip() or context
         chunk_id = _chunk_id(plan.source, f"{target}\0{contextual_text(context, translated)}", plan.seen)
         plan.add(
             chunk_id,
             translated,
             {
                 **meta,
+                **({"context": context} if context else {}),
                 "lang": target,
                 "doc": f"{meta['doc']}:{target}",  # its own document: neighbours stay in one language
                 "translated_from": original,

@@ -166,10 +166,9 @@ class WikidataReader:
         finally:
             labels.close()
         if self.unknown_languages:
-            self.warnings.append(
-                f"labels in {len(self.unknown_languages)} languages babelrag does not know were left out "
-                f"({', '.join(sorted(self.unknown_languages)[:12])}…)"
-            )
+            unknown = sorted(self.unknown_languages)
+            shown = ", ".join(unknown[:12]) + (f" and {len(unknown) - 12} more" if len(unknown) > 12 else "")
+            self.warnings.append(f"texts in languages babelrag does not know were left out: {shown}")
 
     # -- reading ---------------------------------------------------------------------------
     def _entities(self, advance: Callable[[int], None], *, report: bool) -> Iterator[dict[str, Any]]:

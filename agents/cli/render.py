@@ -62,6 +62,11 @@ def print_ingest_report(report: IngestReport, *, kb: str, json_output: bool) -> 
         f"({report.chunks_embedded} chunks embedded, {report.chunks_kept} kept, "
         f"{report.chunks_removed} removed"
         + (f", {report.chunks_translated} translations" if report.chunks_translated else "")
+        + (
+            f", {report.translations_dropped} translations dropped: not in the language asked"
+            if report.translations_dropped
+            else ""
+        )
         + ")",
         highlight=False,
     )

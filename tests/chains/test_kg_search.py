@@ -154,6 +154,14 @@ class TestTranslationAtIngest:
         report = translating_ingestor(tmp_path, SentenceTranslator(TABLE)).ingest([tmp_path / "tea.md"])
         assert report.updated and report.chunks_embedded == 1 and report.chunks_kept == 1
 
+    def test_a_translation_in_another_language_than_asked_is_not_stored(self, tmp_path: Path) -> None:
+        (tmp_path / "tea.md").write_text(TEA_ZH, encoding="utf-8")
+        echo = {k: "Die Antwort steht in der Datei, sagte der Übersetzer auf Deutsch." for k in TABLE}
+        ingestor = translating_ingestor(tmp_path, SentenceTranslator(echo))
+        report = ingestor.ingest([tmp_path / "tea.md"])
+        assert report.translations_dropped == 1 and report.chunks_translated == 0
+        assert {m["lang"] for _, _, m in ingestor.store.iter_chunks()} == {"zh"}
+
     def test_a_passage_is_translated_sentence_by_sentence_keeping_its_lines(self) -> None:
         translator = SentenceTranslator({"甲。": "A.", "乙。": "B.", "丙": "C"})
         assert translate_passage(translator, "甲。乙。\n丙", "zh", "en") == "A. B.\nC"
