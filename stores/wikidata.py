@@ -232,12 +232,13 @@ class WikidataReader:
             if (lang := self._language(code)) is not None:
                 by_lang.setdefault(lang, []).append(code)
         sitelinks = entity.get("sitelinks") or {}
+        claims = {prop: _best(statements) for prop, statements in (entity.get("claims") or {}).items()}
         documents = []
         for lang, codes in sorted(by_lang.items()):
             codes.sort(key=lambda c: (c != lang, c))
             page = _View(codes, labels, descriptions, aliases, known)
             title = page.own_label(qid)
-            text = "\n".join(page.lines(title, entity.get("claims") or {}))
+            text = "\n".join(page.lines(title, claims))
             sites = (f"{c.replace('-', '_')}wiki" for c in dict.fromkeys([lang, *codes]))
             site = next((sitelinks[s] for s in sites if s in sitelinks), None)
             metadata: dict[str, str] = {"qid": qid, "entity": f"wikidata:{qid}", "url": ENTITY_URL + qid}
@@ -270,13 +271,14 @@ class _View:
     def label(self, ref: str) -> str:
         return self._pick(self.known.get(ref, {}), fallback=True) or ref
 
-    def lines(self, title: str, claims: Mapping[str, Any]) -> list[str]:
+    def lines(self, title: str, claims: Mapping[str, list[dict[str, Any]]]) -> list[str]:
+        """The document's text; ``claims`` are each property's statements already ranked (:func:`_best`)."""
         description = self._pick(self.descriptions, fallback=False)
         lines = [f"{title}: {description}." if description else f"{title}."]
         if alias := self._pick(self.aliases, fallback=False):
             lines.append(f"{title} ({'; '.join(alias)}).")
         for prop, statements in claims.items():
-            values = [v for s in _best(statements) if (v := self._value(s.get("mainsnak") or {}))]
+            values = [v for s in statements if (v := self._value(s.get("mainsnak") or {}))]
             values = list(dict.fromkeys(values))
             if not values:
                 continue
