@@ -55,6 +55,28 @@ def subset(dataset: Any, queries: int, distractors: int, chars: int, seed: int =
     )
 
 
+def _by_coverage(
+    data: Any, plain: Any, translated: Any, translated_docs: set[str]
+) -> dict[str, dict[str, Any]]:
+    """MRR@10 of both knowledge bases, split by whether the query's relevant section got a stored
+    translation: coverage is partial when the translator echoes sentences it cannot translate."""
+    groups: dict[str, dict[str, list[float]]] = {}
+    for qid, query in data.queries.items():
+        relevant = {doc for doc, score in data.qrels[qid].items() if score > 0}
+        group = "has a translation" if relevant & translated_docs else "has none"
+        for name, mode in (("plain", plain), ("with_translations", translated)):
+            ranked = mode(query.text, query.lang)[:10]
+            rr = next((1 / rank for rank, doc in enumerate(ranked, 1) if doc in relevant), 0.0)
+            groups.setdefault(group, {}).setdefault(name, []).append(rr)
+    return {
+        group: {
+            "queries": len(rows["plain"]),
+            **{name: round(sum(v) / len(v), 4) for name, v in rows.items()},
+        }
+        for group, rows in groups.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -108,9 +130,12 @@ def main() -> None:
     prepare_corpus_kb(translating, data)
     timings["reingest_translated_s"] = time.perf_counter() - started
     counts["translator_calls_on_reingest"] = llm.calls - calls
-    with_translations = run_retrieval_eval(
-        data, modes=retrieval_modes(translated_rt, data, k=10, modes=("dense",))
-    )
+    translated_modes = retrieval_modes(translated_rt, data, k=10, modes=("dense",))
+    with_translations = run_retrieval_eval(data, modes=translated_modes)
+    chunks = translated_rt.store().iter_chunks()  # reopened: the collection was dropped and rebuilt
+    translated_docs = {str(m.get("doc_id")) for _, _, m in chunks if m.get("translated_from")}
+    breakdown = _by_coverage(data, retrieval_modes(plain, data, k=10, modes=("dense",))["dense"],
+                             translated_modes["dense"], translated_docs)  # fmt: skip
 
     rows = {
         "dense, English corpus": report.modes["dense"],
@@ -128,6 +153,7 @@ def main() -> None:
         "counts": counts,
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
         "modes": {name: {k: round(v, 4) for k, v in r.metrics.items()} for name, r in rows.items()},
+        "mrr10_by_coverage": breakdown,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
@@ -136,6 +162,12 @@ def main() -> None:
     lines += [
         f"| {mode} | " + " | ".join(f"{m[n]:.3f}" for n in names) + " |"
         for mode, m in result["modes"].items()
+    ]
+    lines += ["", "| queries whose relevant section | queries | MRR@10 plain | MRR@10 with translations |",
+              "|---|---:|---:|---:|"]  # fmt: skip
+    lines += [
+        f"| {group} | {row['queries']} | {row['plain']:.3f} | {row['with_translations']:.3f} |"
+        for group, row in breakdown.items()
     ]
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print(json.dumps(result, indent=2, ensure_ascii=False))
