@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from babelrag.stores.errors import StoreError
-from babelrag.stores.knowledge_store import COLLECTION_PREFIX, KnowledgeStore, collection_name
+from babelrag.stores.knowledge_store import COLLECTION_PREFIX, HEADING_OF, KnowledgeStore, collection_name
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -50,6 +50,7 @@ class Catalog:
             return {}
         return {
             col.name.removeprefix(COLLECTION_PREFIX): col.count()
+            - len(col.get(where={HEADING_OF: {"$gte": 0}}, include=[])["ids"])
             for col in self.client.list_collections()
             if col.name.startswith(COLLECTION_PREFIX)
         }
@@ -65,7 +66,7 @@ class Catalog:
         meta = store.metadata
         return KnowledgeBaseInfo(
             name=name,
-            chunks=store.count(),
+            chunks=store.chunk_count(),
             embedder_id=meta.get("embedder_id"),
             dimension=meta.get("embedding_dim"),
             languages=store.languages(),

@@ -30,10 +30,16 @@ from typing import TYPE_CHECKING, Protocol
 from langchain_core.documents import Document
 
 from babelrag.stores.chunking import Chunker, split_sentences
-from babelrag.stores.context import CONTEXT_VERSION, chunk_context, chunk_offsets, contextual_text
+from babelrag.stores.context import (
+    CONTEXT_VERSION,
+    chunk_context,
+    chunk_offsets,
+    contextual_text,
+    distinct_headers,
+)
 from babelrag.stores.errors import UnreadableFileError
 from babelrag.stores.graph_dumps import DumpOptions, dump_kind, dump_readers
-from babelrag.stores.knowledge_store import KnowledgeStore, Scalar
+from babelrag.stores.knowledge_store import HEADING_OF, KnowledgeStore, Scalar
 from babelrag.stores.loaders import FileLoader, iter_source_files
 from babelrag.stores.progress import NullProgress, Progress
 
@@ -227,6 +233,7 @@ class Ingestor:
             lang = doc.metadata.get("lang") or self.detect_language(doc.page_content)
             chunks = self.chunker.split_text(doc.page_content)
             contexts = self._contexts(doc.page_content, doc.metadata, chunks)
+            doc_start = len(plan.ids)
             for chunk_index, (text, context) in enumerate(zip(chunks, contexts, strict=True)):
                 chunk_id = _chunk_id(source, contextual_text(context, text), seen)
                 meta: dict[str, Scalar] = {
@@ -240,6 +247,11 @@ class Ingestor:
                     **({"context": context} if context else {}),
                 }
                 plan.add(chunk_id, text, meta)
+            for context, first in distinct_headers(contexts):
+                heading_id = _chunk_id(source, f"\0heading\0{doc_index}\0{context}", seen)
+                meta = {k: v for k, v in plan.metadatas[doc_start + first].items() if k != "chunk"}
+                meta.pop("context", None)
+                plan.add(heading_id, context, {**meta, HEADING_OF: first})
         if not plan.ids:
             report.failed.append((source, "no text left after cleaning"))
             return None
@@ -257,7 +269,9 @@ class Ingestor:
             for plan in plans
             for i in range(len(plan.ids))
             for target in self.translate_to
-            if target != plan.metadatas[i]["lang"] and "translated_from" not in plan.metadatas[i]
+            if target != plan.metadatas[i]["lang"]
+            and "translated_from" not in plan.metadatas[i]
+            and HEADING_OF not in plan.metadatas[i]  # a translation is embedded with its translated header
         ]
         with progress.task(f"translating into {', '.join(self.translate_to)}", total=len(jobs)) as task:
             for plan, i, target in jobs:

@@ -151,8 +151,10 @@ class TestTranslationAtIngest:
         (tmp_path / "tea.md").write_text(TEA_ZH, encoding="utf-8")
         plain = make_ingestor(tmp_path, KeywordEmbeddings(dimension=256))
         plain.ingest([tmp_path / "tea.md"])
+        entries = plain.store.count()
         report = translating_ingestor(tmp_path, SentenceTranslator(TABLE)).ingest([tmp_path / "tea.md"])
-        assert report.updated and report.chunks_embedded == 1 and report.chunks_kept == 1
+        assert report.updated and report.chunks_embedded == 1  # the translation only
+        assert report.chunks_kept == entries and report.chunks_removed == 0
 
     def test_a_translation_in_another_language_than_asked_is_not_stored(self, tmp_path: Path) -> None:
         (tmp_path / "tea.md").write_text(TEA_ZH, encoding="utf-8")

@@ -169,6 +169,7 @@ class TestIngest:
     def test_dump_records_can_be_removed_by_name(self, tmp_path: Path) -> None:
         ingestor = dump_ingestor(tmp_path, wikidata_filter=WikidataFilter.parse(["P31:Q5,Q515"]))
         ingestor.ingest([write_dump(tmp_path / "dump.json.bz2", dump_text(wikidata_entities()))])
+        entries = len(ingestor.store.chunks_of("wikidata:Q64"))  # 3 documents (and their heading entries)
         report = remove_sources(ingestor.store, ["wikidata:Q64"])
-        assert list(report.removed) == ["wikidata:Q64"] and report.removed["wikidata:Q64"] == 3
+        assert list(report.removed) == ["wikidata:Q64"] and report.removed["wikidata:Q64"] == entries >= 3
         assert {m["source"] for _, _, m in ingestor.store.iter_chunks()} == {"wikidata:Q42"}
