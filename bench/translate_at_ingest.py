@@ -117,8 +117,8 @@ def main() -> None:
     counts = {
         "documents": len(data.corpus),
         "queries": len(data.queries),
-        "chunks_plain": plain.store().count(),
-        "chunks_translated_kb": store.count(),
+        "chunks_plain": plain.store().chunk_count(),
+        "chunks_translated_kb": store.chunk_count(),
         "translations": sum(1 for _, _, m in store.iter_chunks() if m.get("translated_from")),
         "translator_calls": calls,
     }
