@@ -32,7 +32,7 @@ from babelrag.chains.fusion import (
 )
 from babelrag.chains.translate import Translator, translate_query, translation_targets
 from babelrag.stores.errors import StoreError
-from babelrag.stores.knowledge_store import KnowledgeStore, SearchHit
+from babelrag.stores.knowledge_store import KnowledgeStore, Scalar, SearchHit
 from babelrag.stores.langdetect import UNDETERMINED
 from babelrag.stores.lexical import BM25Index
 
@@ -160,7 +160,7 @@ class CrossLingualRetriever(BaseRetriever):
         chunks: dict[Hashable, SearchHit] = {}
         scores: dict[Hashable, float] = {}
         via: dict[Hashable, list[str]] = {}
-        headed: dict[tuple[str, Any, int], tuple[float, list[str]]] = {}  # doc: int, "0:zh" (translation)
+        headed: dict[tuple[str, Scalar, int], tuple[float, list[str]]] = {}
         for cid, hit in entries.items():
             if hit.heading_of is not None:
                 if self.use_headings:

@@ -282,10 +282,12 @@ class KnowledgeStore:
                 if headings or HEADING_OF not in (meta or {}):
                     yield cid, text or "", dict(meta or {})
 
-    def chunks_at(self, places: Iterable[tuple[str, Any, int]]) -> dict[tuple[str, Any, int], SearchHit]:
+    def chunks_at(
+        self, places: Iterable[tuple[str, Scalar, int]]
+    ) -> dict[tuple[str, Scalar, int], SearchHit]:
         """The chunks at (source, doc, chunk) places, as hits with score 0 (absent places left out)."""
         places = list(dict.fromkeys(places))
-        found: dict[tuple[str, Any, int], SearchHit] = {}
+        found: dict[tuple[str, Scalar, int], SearchHit] = {}
         for source, doc, chunk in places:
             where = {"$and": [{"source": source}, {"doc": doc}, {"chunk": chunk}]}
             got = self.collection.get(where=where, include=["documents", "metadatas"], limit=1)
