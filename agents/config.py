@@ -121,6 +121,19 @@ class IngestSettings(_Section):
         description="Embed and index each chunk with a header: its document's title and the headings "
         "above it (the passage shown stays the chunk). Changing it re-embeds on the next ingest.",
     )
+    translate_to: list[str] = Field(
+        default_factory=list,
+        description="Languages (ISO 639-1) each passage in another language is also machine-translated "
+        "into at ingest, through the configured translator; the translations are marked as such and "
+        "answers cite the originals. Changing it re-plans every file on the next ingest.",
+    )
+
+    @field_validator("translate_to")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        from babelrag.stores.langdetect import normalize_language_code
+
+        return list(dict.fromkeys(normalize_language_code(v) for v in value if v.strip()))
 
     @model_validator(mode="after")
     def _overlap_below_half(self) -> IngestSettings:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from babelrag.stores.catalog import Catalog
     from babelrag.stores.chunking import Chunker
     from babelrag.stores.embeddings import SentenceTransformerEmbeddings
+    from babelrag.stores.graph_dumps import DumpOptions
     from babelrag.stores.ingest import Ingestor
     from babelrag.stores.knowledge_store import KnowledgeStore
     from babelrag.stores.lexical import BM25Index
@@ -198,16 +199,22 @@ class Runtime:
             overlap_tokens=cfg.chunk_overlap,
         )
 
-    def ingestor(self) -> Ingestor:
+    def ingestor(self, dumps: DumpOptions | None = None) -> Ingestor:
+        """The ingestor of this knowledge base; ``dumps`` says how Wikidata/DBpedia dumps are read."""
+        from babelrag.stores.graph_dumps import DumpOptions
         from babelrag.stores.ingest import Ingestor
         from babelrag.stores.langdetect import detect_language
 
+        translate_to = tuple(self.settings.ingest.translate_to)
         return Ingestor(
             store=self.store(create=True),
             chunker=self.chunker(),
             detect_language=detect_language,
             batch_size=self.settings.models.embedding_batch_size,
             context=self.settings.ingest.chunk_context,
+            dumps=dumps or DumpOptions(work_dir=self.settings.home / "tmp"),
+            translator=self.translator if translate_to else None,
+            translate_to=translate_to,
         )
 
     # -- generation (issue: cross-lingual RAG) ------------------------------------------------
@@ -434,6 +441,7 @@ class Runtime:
             number_passages=self.settings.answer.number_passages,
             neighbours=retriever.store.neighbours,
             passage_tokens=self.settings.answer.passage_tokens,
+            originals=retriever.store.hits,
         )
 
     def expand_chain(self) -> ExpandChain:

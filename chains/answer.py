@@ -141,6 +141,7 @@ class AnswerChain(Runnable[dict[str, Any], AnswerResult]):
         number_passages: bool = False,
         neighbours: Callable[[SearchHit], tuple[str | None, str | None]] | None = None,
         passage_tokens: int = 0,
+        originals: Callable[[Sequence[str]], list[SearchHit]] | None = None,
     ) -> None:
         self.retriever = retriever
         self.llm = llm
@@ -155,6 +156,7 @@ class AnswerChain(Runnable[dict[str, Any], AnswerResult]):
         self.number_passages = number_passages
         self.neighbours = neighbours  # the chunks around a hit, for widening it (small-to-big)
         self.passage_tokens = passage_tokens  # widen each passage up to this many tokens; 0: never
+        self.originals = originals  # stored chunks by id: the originals of translations found
 
     # -- Runnable ---------------------------------------------------------------------------
     def invoke(
@@ -211,7 +213,7 @@ class AnswerChain(Runnable[dict[str, Any], AnswerResult]):
         overhead = self.llm.prompt_tokens(empty)
         budget = self.context_tokens - overhead - self.max_new_tokens
         text, used = pack_passages(
-            self._widened(retrieval.hits),
+            self._widened(self._cite_originals(retrieval.hits)),
             count_tokens=self.llm.count_tokens,
             budget=max(budget, 0),
             number=self.number_passages,
@@ -220,6 +222,25 @@ class AnswerChain(Runnable[dict[str, Any], AnswerResult]):
             self.answer_prompt, passages=text, question=question, language=language_name(target)
         )
         return Prepared(question, target, retrieval, used, messages, dict(retrieval.timings))
+
+    def _cite_originals(self, hits: Sequence[SearchHit]) -> list[SearchHit]:
+        """Each machine translation the search found (translation at ingest) replaced by the passage
+        it translates, so the model reads, and the answer cites, the original; one that has lost its
+        original stays, marked by its ``translated_from``."""
+        wanted = [str(h.metadata["original"]) for h in hits if h.metadata.get("original")]
+        if not wanted or self.originals is None:
+            return list(hits)
+        found = {h.id: h for h in self.originals(wanted)}
+        out: list[SearchHit] = []
+        seen: set[str] = set()
+        for hit in hits:
+            original = found.get(str(hit.metadata.get("original", "")))
+            if original is not None:
+                hit = replace(original, score=hit.score, metadata={**original.metadata, "found_as": hit.lang})
+            if hit.id not in seen:
+                seen.add(hit.id)
+                out.append(hit)
+        return out
 
     def _widened(self, hits: Sequence[SearchHit]) -> list[SearchHit]:
         """Each hit with sentences of its neighbouring chunks, up to ``passage_tokens`` tokens."""

@@ -8,7 +8,7 @@ already computed (one embedding batch for the query and its translations), not r
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from babelrag.stores.knowledge_store import SearchHit
 
@@ -66,3 +66,61 @@ def reciprocal_rank_fusion(
             if hit.score > entry.hit.score:
                 entry.hit = hit
     return sorted(fused.values(), key=lambda f: (-f.rrf, -f.hit.score, f.hit.id))
+
+
+def entity_key(hit: SearchHit) -> Hashable | None:
+    """The entity a hit describes (``wikidata:Q64``), shared by its language versions; None if unknown."""
+    entity = hit.metadata.get("entity")
+    return entity if isinstance(entity, str) and entity else None
+
+
+def group_languages(
+    hits: Sequence[SearchHit],
+    *,
+    lang: str | Callable[[], str],
+    key: Callable[[SearchHit], Hashable | None] = entity_key,
+) -> list[SearchHit]:
+    """One hit per entity instead of one per language version, at the rank of its best version.
+
+    The version shown is the one in the user's language (an original before a machine
+    translation), else the best-ranked one; the others are named in its ``also_in`` metadata
+    ("de, fr"), a translation marked as such ("zh (translated)"). Hits without a key pass
+    unchanged. ``lang`` may be a function, so the query's language is detected only when two
+    versions of one entity meet.
+    """
+    groups: dict[Hashable, list[SearchHit]] = {}
+    order: list[Hashable | SearchHit] = []
+    for hit in hits:
+        group = key(hit)
+        if group is None:
+            order.append(hit)
+        elif group not in groups:
+            groups[group] = [hit]
+            order.append(("group", group))
+        else:
+            groups[group].append(hit)
+    if all(len(members) == 1 for members in groups.values()):
+        return list(hits)
+    user = lang() if callable(lang) else lang
+    out = []
+    for item in order:
+        if isinstance(item, SearchHit):
+            out.append(item)
+            continue
+        members = groups[item[1]]
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        shown = min(
+            members, key=lambda h: (h.lang != user, "translated_from" in h.metadata, members.index(h))
+        )
+        others = [_version_name(h) for h in members if h is not shown]
+        others = sorted(o for o in set(others) if o != _version_name(shown))
+        out.append(
+            replace(shown, metadata={**shown.metadata, "also_in": ", ".join(others)}) if others else shown
+        )
+    return out
+
+
+def _version_name(hit: SearchHit) -> str:
+    return f"{hit.lang} (translated)" if "translated_from" in hit.metadata else hit.lang

@@ -23,7 +23,13 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from pydantic import ConfigDict, Field
 
-from babelrag.chains.fusion import chunk_key, distinct, document_key, reciprocal_rank_fusion
+from babelrag.chains.fusion import (
+    chunk_key,
+    distinct,
+    document_key,
+    group_languages,
+    reciprocal_rank_fusion,
+)
 from babelrag.chains.translate import Translator, translate_query, translation_targets
 from babelrag.stores.errors import StoreError
 from babelrag.stores.knowledge_store import KnowledgeStore, Scalar, SearchHit
@@ -112,7 +118,10 @@ class CrossLingualRetriever(BaseRetriever):
             index = self.lexical()
             for name, text in queries.items():
                 ranked[f"lexical:{name}"] = index.search(text, k=fetch, lang=self.lang, where=self.where)
-        hits = distinct(ranked["dense"], key)[:k] if len(ranked) == 1 else self._fuse(ranked, vectors, k, key)
+        if len(ranked) == 1:
+            hits = self._grouped(distinct(ranked["dense"], key), query, lang)[:k]
+        else:
+            hits = self._fuse(ranked, vectors, k, key, query, lang)
         timings["retrieve_s"] = time.perf_counter() - started
         return RetrievalResult(query, lang, hits, translations, timings)
 
@@ -127,6 +136,13 @@ class CrossLingualRetriever(BaseRetriever):
         return translate_query(
             self.translator, request["query"], request["lang"], targets, detect_language=self.detect_language
         )
+
+    def _grouped(self, hits: list[SearchHit], query: str, lang: str) -> list[SearchHit]:
+        """Language versions of one entity as one hit (documents only: ``--chunks`` shows all)."""
+        if not self.group_documents:
+            return hits
+        known = lang if lang != UNDETERMINED else None
+        return group_languages(hits, lang=lambda: known or self.detect_language(query))
 
     def _merge(
         self, found: Mapping[str, Sequence[SearchHit]], vectors: Mapping[str, Sequence[float]]
@@ -185,19 +201,25 @@ class CrossLingualRetriever(BaseRetriever):
         vectors: Mapping[str, Sequence[float]],
         k: int,
         key: Any,
+        query: str,
+        lang: str,
     ) -> list[SearchHit]:
         """RRF of the dense list and the BM25 lists; a hit keeps its dense score, or gets its best
         cosine when only BM25 found it."""
         weights = {name: self.translation_weight for name in ranked if "translation:" in name}
-        fused = reciprocal_rank_fusion(ranked, k=self.rrf_k, weights=weights, key=key)[:k]
+        fused = reciprocal_rank_fusion(ranked, k=self.rrf_k, weights=weights, key=key)
         dense = {hit.id: hit for hit in ranked["dense"]}
-        lexical_only = [f.hit.id for f in fused if f.hit.id not in dense]
-        cosines = self._best_cosines(lexical_only, vectors) if lexical_only else {}
         out = []
         for f in fused:
-            hit = dense.get(f.hit.id) or replace(f.hit, score=min(1.0, max(0.0, cosines[f.hit.id])))
+            hit = dense.get(f.hit.id, f.hit)
             dense_via = str(hit.metadata.get("matched_by", "")).split(",")
             lists = {n for n in f.ranks if n != "dense"} | set(dense_via)
             metadata = {**hit.metadata, "rrf": round(f.rrf, 5), "matched_by": ",".join(sorted(lists - {""}))}
             out.append(replace(hit, metadata=metadata))
-        return out
+        out = self._grouped(out, query, lang)[:k]  # language versions grouped before the cut to k
+        lexical_only = [hit.id for hit in out if hit.id not in dense]
+        cosines = self._best_cosines(lexical_only, vectors) if lexical_only else {}
+        return [
+            replace(hit, score=min(1.0, max(0.0, cosines[hit.id]))) if hit.id in cosines else hit
+            for hit in out
+        ]

@@ -6,6 +6,13 @@ nothing; a changed file keeps the chunks whose text survived, embeds only new on
 drops the rest. New chunks are written before stale ones are deleted, so an interrupted run
 never loses what was there.
 
+Knowledge-graph dumps (``stores/wikidata.py``, ``stores/dbpedia.py``) are streamed instead: each
+entity or abstract is a source of its own, fingerprinted by its rendered text, and written a
+batch of sources at a time, so a newer dump re-embeds only the entities that changed. With
+``translate_to``, each chunk in another language gains machine translations into those languages,
+marked ``translated_from`` / ``translator`` / ``original`` (the chunk translated), never passed
+off as originals.
+
 Our own rather than LangChain's ``index()``: that needs a record store beside Chroma and still
 parses and chunks every unchanged file; here the fingerprints live in the chunks' metadata, so a
 knowledge base is one self-contained collection and an unchanged file is skipped by its hash.
@@ -18,8 +25,11 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
-from babelrag.stores.chunking import Chunker
+from langchain_core.documents import Document
+
+from babelrag.stores.chunking import Chunker, split_sentences
 from babelrag.stores.context import (
     CONTEXT_VERSION,
     chunk_context,
@@ -28,9 +38,22 @@ from babelrag.stores.context import (
     distinct_headers,
 )
 from babelrag.stores.errors import UnreadableFileError
+from babelrag.stores.graph_dumps import DumpOptions, dump_kind, dump_readers
 from babelrag.stores.knowledge_store import HEADING_OF, KnowledgeStore, Scalar
 from babelrag.stores.loaders import FileLoader, iter_source_files
 from babelrag.stores.progress import NullProgress, Progress
+
+if TYPE_CHECKING:
+    from babelrag.stores.dumps import RecordGroup
+
+
+class PassageTranslator(Protocol):
+    """What ingestion needs of a translator (``chains.translate.Translator`` has it)."""
+
+    id: str
+
+    def translate(self, text: str, source: str, target: str) -> str: ...
+
 
 CHUNKER_VERSION = 1
 
@@ -45,6 +68,8 @@ class IngestReport:
     chunks_embedded: int = 0
     chunks_kept: int = 0
     chunks_removed: int = 0
+    chunks_translated: int = 0
+    translations_dropped: int = 0  # came back in another language than asked
 
 
 @dataclass
@@ -63,13 +88,15 @@ class _Plan:
     to_embed: list[int]  # indexes into ids needing vectors
     stale: list[str]
     vectors: dict[int, list[float]] = field(default_factory=dict)
+    existing: dict[str, dict[str, Scalar]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
 
-    def add(self, entry_id: str, text: str, metadata: dict[str, Scalar], *, new: bool) -> None:
-        if new:
+    def add(self, chunk_id: str, text: str, meta: dict[str, Scalar]) -> None:
+        if chunk_id not in self.existing:
             self.to_embed.append(len(self.ids))
-        self.ids.append(entry_id)
+        self.ids.append(chunk_id)
         self.texts.append(text)
-        self.metadatas.append(metadata)
+        self.metadatas.append(meta)
 
 
 class Ingestor:
@@ -83,27 +110,83 @@ class Ingestor:
         detect_language: Callable[[str], str],
         batch_size: int = 16,
         context: bool = True,
+        dumps: DumpOptions | None = None,
+        translator: PassageTranslator | None = None,
+        translate_to: Sequence[str] = (),
+        group_size: int = 256,
     ) -> None:
+        if translate_to and translator is None:
+            raise ValueError("translate_to needs a translator")
         self.store = store
         self.chunker = chunker
         self.detect_language = detect_language
         self.batch_size = batch_size
         self.context = context
+        self.dumps = dumps or DumpOptions()
+        self.translator = translator
+        self.translate_to = tuple(dict.fromkeys(translate_to))
+        self.group_size = group_size  # sources of a dump planned and written together
         self._settings_hash = settings_hash(chunker, store.embedder.model_id, context=context)
+        if self.translate_to and translator is not None:  # adding a language re-plans every file
+            extra = f"{self._settings_hash}:translate={','.join(self.translate_to)}@{translator.id}"
+            self._settings_hash = hashlib.sha256(extra.encode()).hexdigest()[:12]
 
     def ingest(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
         progress = progress or NullProgress()
         report = IngestReport()
         files = self._collect(paths, report)
+        kinds = {path: dump_kind(path, self.dumps.format) for path in files}
         plans: list[_Plan] = []
-        with progress.task("reading and chunking", total=len(files)) as task:
-            for path in files:
-                plan = self._plan(path, report)
-                if plan is not None:
-                    plans.append(plan)
-                task.advance()
-        self._embed_and_write(plans, report, progress)
+        plain = [path for path in files if kinds[path] is None]
+        if plain:
+            with progress.task("reading and chunking", total=len(plain)) as task:
+                for path in plain:
+                    plan = self._plan(path, report)
+                    if plan is not None:
+                        plans.append(plan)
+                    task.advance()
+            self._translate(plans, report, progress)
+            self._embed_and_write(plans, report, progress)
+        dumps = {path: kind for path, kind in kinds.items() if kind is not None}
+        if dumps:
+            self._ingest_dumps(dumps, report, progress)
         return report
+
+    # -- knowledge-graph dumps ---------------------------------------------------------------
+    def _ingest_dumps(self, dumps: Mapping[Path, str], report: IngestReport, progress: Progress) -> None:
+        with dump_readers(dumps, self.dumps, progress) as readers:
+            for reader in readers:
+                size = reader.path.stat().st_size * reader.passes()
+                try:
+                    with progress.task(f"reading {reader.path.name}", total=size) as task:
+                        batch: list[RecordGroup] = []
+                        for group in reader.groups(task.advance):
+                            batch.append(group)
+                            if len(batch) >= self.group_size:
+                                self._write_groups(batch, report)
+                                batch = []
+                        self._write_groups(batch, report)
+                except UnreadableFileError as exc:
+                    report.failed.append((source_key(reader.path), exc.reason))
+                report.warnings.extend(f"{source_key(reader.path)}: {w}" for w in reader.warnings)
+
+    def _write_groups(self, groups: Sequence[RecordGroup], report: IngestReport) -> None:
+        """Plan, translate, embed and write one batch of a dump's sources (entities, abstracts)."""
+        existing = self.store.chunks_of_sources([g.source for g in groups])
+        plans = []
+        for group in {g.source: g for g in groups}.values():  # a repeated source: the last one wins
+            fingerprint = f"{group.fingerprint()}:{self._settings_hash}"
+            old = existing.get(group.source, {})
+            if old and all(m.get("fingerprint") == fingerprint for m in old.values()):
+                report.unchanged.append(group.source)
+                continue
+            plan = self._plan_documents(group.source, group.documents, fingerprint, old, report)
+            if plan is not None:
+                plans.append(plan)
+        self._translate(plans, report, NullProgress())
+        self._embed_and_write(plans, report, NullProgress())
+
+    # -- files -------------------------------------------------------------------------------
 
     def _collect(self, paths: Sequence[Path], report: IngestReport) -> list[Path]:
         files: dict[Path, None] = {}
@@ -134,8 +217,18 @@ class Ingestor:
             report.failed.append((source, exc.reason))
             return None
         report.warnings.extend(f"{source}: {w}" for w in loader.warnings)
-        plan = _Plan(source, not existing, [], [], [], [], [])
-        seen: set[str] = set()
+        return self._plan_documents(source, documents, fingerprint, existing, report)
+
+    def _plan_documents(
+        self,
+        source: str,
+        documents: Sequence[Document],
+        fingerprint: str,
+        existing: dict[str, dict[str, Scalar]],
+        report: IngestReport,
+    ) -> _Plan | None:
+        plan = _Plan(source, not existing, [], [], [], [], [], existing=existing)
+        seen = plan.seen
         for doc_index, doc in enumerate(documents):
             lang = doc.metadata.get("lang") or self.detect_language(doc.page_content)
             chunks = self.chunker.split_text(doc.page_content)
@@ -153,17 +246,69 @@ class Ingestor:
                     "fingerprint": fingerprint,
                     **({"context": context} if context else {}),
                 }
-                plan.add(chunk_id, text, meta, new=chunk_id not in existing)
+                plan.add(chunk_id, text, meta)
             for context, first in distinct_headers(contexts):
                 heading_id = _chunk_id(source, f"\0heading\0{doc_index}\0{context}", seen)
                 meta = {k: v for k, v in plan.metadatas[doc_start + first].items() if k != "chunk"}
                 meta.pop("context", None)
-                plan.add(heading_id, context, {**meta, HEADING_OF: first}, new=heading_id not in existing)
+                plan.add(heading_id, context, {**meta, HEADING_OF: first})
         if not plan.ids:
             report.failed.append((source, "no text left after cleaning"))
             return None
         plan.stale = [i for i in existing if i not in seen]
         return plan
+
+    # -- translation at ingest ---------------------------------------------------------------
+    def _translate(self, plans: Sequence[_Plan], report: IngestReport, progress: Progress) -> None:
+        """Add each chunk's translations into the target languages it is not in (cached by the
+        translator: re-ingesting translates nothing again)."""
+        if not self.translate_to or self.translator is None:
+            return
+        jobs = [
+            (plan, i, target)
+            for plan in plans
+            for i in range(len(plan.ids))
+            for target in self.translate_to
+            if target != plan.metadatas[i]["lang"]
+            and "translated_from" not in plan.metadatas[i]
+            and HEADING_OF not in plan.metadatas[i]  # a translation is embedded with its translated header
+        ]
+        with progress.task(f"translating into {', '.join(self.translate_to)}", total=len(jobs)) as task:
+            for plan, i, target in jobs:
+                self._add_translation(plan, i, target, report)
+                task.advance()
+        for plan in plans:
+            plan.stale = [i for i in plan.existing if i not in plan.seen]
+
+    def _add_translation(self, plan: _Plan, i: int, target: str, report: IngestReport) -> None:
+        assert self.translator is not None
+        meta = plan.metadatas[i]
+        original = str(meta["lang"])
+        translated = translate_passage(self.translator, plan.texts[i], original, target)
+        if not translated or translated.strip() == plan.texts[i].strip():
+            return
+        if self.detect_language(translated) not in (target, "und"):
+            # small generators sometimes echo the source: such a text is no translation into target
+            report.translations_dropped += 1
+            return
+        report.chunks_translated += 1
+        context = str(meta.get("context") or "")
+        if context:  # the header it is embedded with (title > headings), in the same language
+            context = self.translator.translate(context, original, target).strip() or context
+        chunk_id = _chunk_id(plan.source, f"{target}\0{contextual_text(context, translated)}", plan.seen)
+        plan.add(
+            chunk_id,
+            translated,
+            {
+                **meta,
+                **({"context": context} if context else {}),
+                "lang": target,
+                "doc": f"{meta['doc']}:{target}",  # its own document: neighbours stay in one language
+                "translated_from": original,
+                "translator": self.translator.id,
+                "original": plan.ids[i],
+            },
+        )
 
     def _contexts(self, text: str, metadata: Mapping[str, Scalar], chunks: list[str]) -> list[str]:
         """Each chunk's header (title > headings above it), or none when context is off."""
@@ -221,6 +366,25 @@ class Ingestor:
         plan.vectors.clear()
 
 
+def translate_passage(translator: PassageTranslator, text: str, source: str, target: str) -> str:
+    """A passage translated a sentence at a time: the configured translators are built for
+    one-line queries (the generator's prompt keeps the first line of its reply), and sentences
+    repeat across passages, so each is translated and cached once. Lines stay lines."""
+    joiner = "" if target in _NO_SPACES else " "
+    lines = []
+    for line in text.split("\n"):
+        parts = [
+            translator.translate(s.strip(), source, target).strip()
+            for s in split_sentences(line)
+            if s.strip()
+        ]
+        lines.append(joiner.join(p for p in parts if p))
+    return "\n".join(lines).strip()
+
+
+_NO_SPACES = frozenset({"zh", "ja", "th"})
+
+
 def settings_hash(chunker: Chunker, embedder_id: str, *, context: bool = True) -> str:
     """The part of every chunk's fingerprint that says how it was chunked and embedded."""
     settings = f"{CHUNKER_VERSION}:{chunker.max_tokens}:{chunker.overlap_tokens}:{embedder_id}"
@@ -239,7 +403,7 @@ def remove_sources(store: KnowledgeStore, paths: Iterable[Path | str]) -> Remove
     report = RemoveReport()
     sources = store.sources()
     for raw in paths:
-        key = source_key(Path(raw))
+        key = str(raw) if is_record_source(str(raw)) else source_key(Path(raw))
         matched = [s for s in sources if s == key or s.startswith(key.rstrip("/") + "/")]
         if not matched:
             report.not_found.append(str(raw))
@@ -262,6 +426,11 @@ def _user_metadata(metadata: Mapping[str, Scalar]) -> dict[str, Scalar]:
     if "id" in metadata:
         out["doc_id"] = metadata["id"]
     return out
+
+
+def is_record_source(name: str) -> bool:
+    """Whether ``name`` names a dump record (``wikidata:Q42``, a DBpedia resource), not a file."""
+    return name.startswith(("wikidata:", "http://", "https://"))
 
 
 def source_key(path: Path) -> str:

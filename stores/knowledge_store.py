@@ -293,6 +293,32 @@ class KnowledgeStore:
         got = self.collection.get(where={"source": source}, include=["metadatas"])
         return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
 
+    def chunks_of_sources(self, sources: Sequence[str]) -> dict[str, dict[str, dict[str, Scalar]]]:
+        """:meth:`chunks_of` for many sources in one query per 500 (a dump is written in batches)."""
+        out: dict[str, dict[str, dict[str, Scalar]]] = {}
+        unique = list(dict.fromkeys(sources))
+        for start in range(0, len(unique), 500):
+            got = self.collection.get(
+                where={"source": {"$in": unique[start : start + 500]}}, include=["metadatas"]
+            )
+            for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+                meta = dict(meta or {})
+                out.setdefault(str(meta.get("source", "")), {})[cid] = meta
+        return out
+
+    def hits(self, ids: Sequence[str]) -> list[SearchHit]:
+        """Stored chunks as hits (score 0: no query), in the order asked; missing ids are left out."""
+        if not ids:
+            return []
+        got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        found = {
+            cid: _hit(cid, text or "", dict(meta or {}), 0.0)
+            for cid, text, meta in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False
+            )
+        }
+        return [found[i] for i in ids if i in found]
+
     def neighbours(self, hit: SearchHit) -> tuple[str | None, str | None]:
         """The texts of the chunks just before and after ``hit`` in its document (None at an end)."""
         chunk = hit.metadata.get("chunk")

@@ -26,6 +26,7 @@ from babelrag.agents.cli.run import run
 from babelrag.agents.cli.serve import serve
 from babelrag.agents.cli.train import train_app
 from babelrag.agents.cli.write import write
+from babelrag.stores.errors import ConfigError
 
 app = typer.Typer(
     name="babelrag",
@@ -79,28 +80,91 @@ def root(
 @app.command()
 def ingest(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt .md .html .pdf .jsonl).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files or folders (.txt .md .html .pdf .jsonl), Wikidata JSON dumps (.json[.gz|.bz2]), "
+            "DBpedia abstracts (.ttl[.bz2])."
+        ),
+    ],
     kb: KbOption = None,
     chunk_tokens: Annotated[
         int | None, typer.Option(help="Chunk size in embedder tokens (config ingest.chunk_tokens).")
     ] = None,
+    translate_to: Annotated[
+        str | None,
+        typer.Option(
+            help="Also store machine translations of each passage into these languages, e.g. en,zh "
+            "(config ingest.translate_to; marked as translations, answers cite the originals).",
+            show_default=False,
+        ),
+    ] = None,
+    dump_format: Annotated[
+        str,
+        typer.Option("--format", help="Read dumps as: auto (by name and content), wikidata, dbpedia."),
+    ] = "auto",
+    wikidata_filter: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Keep only matching Wikidata entities (repeatable, all must hold): P31:Q5,Q515 "
+            "(instance of), P279:Q7725634 (subclass of), sitelink[:enwiki,dewiki], ids:FILE.",
+            show_default=False,
+        ),
+    ] = None,
+    languages: Annotated[
+        str | None,
+        typer.Option(
+            help="Dumps: only documents in these languages, e.g. en,de,zh (default: every language "
+            "babelrag knows).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Add files to a knowledge base. Unchanged files are skipped; changed files replace their chunks."""
-    from babelrag.agents.cli.render import print_ingest_report
+    """Add files to a knowledge base. Unchanged files are skipped; changed files replace their chunks.
 
-    with runtime_for(ctx, kb=kb, ingest={"chunk_tokens": chunk_tokens}) as rt:
-        report = rt.ingestor().ingest(paths, rt.progress)
+    Dumps: one document per Wikidata entity and language, or per DBpedia abstract and language;
+    a newer dump re-embeds only the entities whose text changed.
+    """
+    from babelrag.agents.cli.render import print_ingest_report
+    from babelrag.stores.graph_dumps import FORMATS, DumpOptions
+    from babelrag.stores.wikidata import WikidataFilter
+
+    if dump_format not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {dump_format!r}")
+    targets = _languages(translate_to, "--translate-to")
+    overrides = {"chunk_tokens": chunk_tokens, "translate_to": targets}
+    with runtime_for(ctx, kb=kb, ingest=overrides) as rt:
+        dumps = DumpOptions(
+            format=dump_format,
+            wikidata_filter=WikidataFilter.parse(wikidata_filter or []),
+            languages=tuple(_languages(languages, "--languages") or ()),
+            work_dir=rt.settings.home / "tmp",
+        )
+        report = rt.ingestor(dumps).ingest(paths, rt.progress)
     print_ingest_report(report, kb=rt.settings.kb, json_output=json_output)
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise typer.Exit(1)
+
+
+def _languages(value: str | None, option: str) -> list[str] | None:
+    """A comma-separated language list as ISO 639-1 codes; None when not given."""
+    if value is None:
+        return None
+    codes = [parse_language(v.strip()) for v in value.split(",") if v.strip()]
+    if not codes:
+        raise ConfigError(f"{option} expects languages such as en,zh")
+    return [c for c in dict.fromkeys(codes) if c]
 
 
 @app.command()
 def remove(
     ctx: typer.Context,
     paths: Annotated[
-        list[Path], typer.Argument(help="Ingested files, or folders to remove everything below.")
+        list[Path],
+        typer.Argument(
+            help="Ingested files, folders to remove everything below, or dump records (wikidata:Q42)."
+        ),
     ],
     kb: KbOption = None,
 ) -> None:

@@ -16,6 +16,19 @@ if TYPE_CHECKING:  # a search must not pay for importing the answer chain
     from babelrag.stores.ingest import IngestReport
 
 
+def version_notes(metadata: Mapping[str, object]) -> str:
+    """What a hit is besides itself: a machine translation (of which language, by what), and the
+    other languages its entity matched in. A translation is never shown as if it were the original."""
+    notes = []
+    if metadata.get("translated_from"):
+        notes.append(
+            f"machine translation from {metadata['translated_from']} ({metadata.get('translator', '?')})"
+        )
+    if metadata.get("also_in"):
+        notes.append(f"also in: {metadata['also_in']}")
+    return "; ".join(notes)
+
+
 def print_hits(query: str, hits: Sequence[Mapping[str, Any]]) -> None:
     """One block per passage: rank, score, language, title and source, then the text.
 
@@ -32,6 +45,8 @@ def print_hits(query: str, hits: Sequence[Mapping[str, Any]]) -> None:
             f"[bold]{escape(hit['title'])}[/]  [dim]{escape(display_path(hit['source']))}[/]",
             highlight=False,
         )
+        if notes := version_notes(hit.get("metadata") or {}):
+            out.print(f"    [yellow]{escape(notes)}[/]", highlight=False)
         out.print("    " + escape(shorten(hit["text"], 400)), highlight=False)
 
 
@@ -47,7 +62,14 @@ def print_ingest_report(report: IngestReport, *, kb: str, json_output: bool) -> 
         f"Knowledge base [bold]{kb}[/]: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.failed)} failed "
         f"({report.chunks_embedded} chunks embedded, {report.chunks_kept} kept, "
-        f"{report.chunks_removed} removed)",
+        f"{report.chunks_removed} removed"
+        + (f", {report.chunks_translated} translations" if report.chunks_translated else "")
+        + (
+            f", {report.translations_dropped} translations dropped: not in the language asked"
+            if report.translations_dropped
+            else ""
+        )
+        + ")",
         highlight=False,
     )
 

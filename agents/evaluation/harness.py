@@ -9,7 +9,7 @@ skip the slow embedding step.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from babelrag.agents.evaluation.beir import BeirDataset
@@ -21,10 +21,13 @@ Mode = Callable[[str, str | None], list[str]]
 MODES = ("dense", "translated", "fused", "fused+lexical")
 
 
-def eval_kb_name(dataset: BeirDataset, embedder: str) -> str:
+def eval_kb_name(dataset: BeirDataset, embedder: str, translate_to: Sequence[str] = ()) -> str:
     """Named after the corpus and the embedder id (not the queries): query sets in several languages
-    share it; the torch and onnx-int8 backends of one model do not."""
+    share it; the torch and onnx-int8 backends of one model do not, nor do corpora translated at
+    ingest into other languages."""
     digest = hashlib.sha256(embedder.encode())
+    if translate_to:
+        digest.update(f"\0translate:{','.join(translate_to)}".encode())
     for doc in sorted(dataset.corpus.values(), key=lambda d: d.id):
         digest.update(f"\0{doc.id}\0{doc.title}\0{doc.text}\0{doc.lang}".encode())
     return f"eval-{digest.hexdigest()[:12]}"
@@ -33,7 +36,9 @@ def eval_kb_name(dataset: BeirDataset, embedder: str) -> str:
 def corpus_kb_name(rt: Runtime, dataset: BeirDataset) -> str:
     """The evaluation knowledge base of ``dataset`` for the runtime's embedder and backend."""
     models = rt.settings.models
-    return eval_kb_name(dataset, embedder_id(models.embedder, models.backend))
+    return eval_kb_name(
+        dataset, embedder_id(models.embedder, models.backend), rt.settings.ingest.translate_to
+    )
 
 
 def prepare_corpus_kb(rt: Runtime, dataset: BeirDataset) -> Runtime:
