@@ -55,8 +55,19 @@ function hitItem(hit, kb) {
       " ",
       el("span", { class: "path" }, hit.source),
     ),
+    ...versionNotes(hit.metadata || {}),
     el("p", { class: "snippet", lang }, snippet(hit.text)),
   );
+}
+
+// A translation made at ingest is never shown as the original; other language versions are named.
+function versionNotes(meta) {
+  const notes = [];
+  if (meta.translated_from) {
+    notes.push(t("search.translated", { lang: languageName(meta.translated_from), by: meta.translator || "?" }));
+  }
+  if (meta.also_in) notes.push(t("search.also_in", { langs: meta.also_in }));
+  return notes.length ? [el("p", { class: "note small" }, notes.join(" · "))] : [];
 }
 
 function snippet(text, limit = 280) {
