@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from babelrag.stores.chunking import Chunker
 from babelrag.stores.context import CONTEXT_VERSION, chunk_context, chunk_offsets, contextual_text
 from babelrag.stores.errors import UnreadableFileError
@@ -27,6 +29,7 @@ from babelrag.stores.loaders import FileLoader, iter_source_files
 from babelrag.stores.progress import NullProgress, Progress
 
 CHUNKER_VERSION = 1
+_LONG_DOCUMENT = 1_000_000  # characters: chunking shows progress of its own above this
 
 
 @dataclass
@@ -56,7 +59,7 @@ class _Plan:
     metadatas: list[dict[str, Scalar]]
     to_embed: list[int]  # indexes into ids needing vectors
     stale: list[str]
-    vectors: dict[int, list[float]] = field(default_factory=dict)
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 class Ingestor:
@@ -70,22 +73,28 @@ class Ingestor:
         detect_language: Callable[[str], str],
         batch_size: int = 16,
         context: bool = True,
+        max_file_bytes: int | None = None,
     ) -> None:
         self.store = store
+        self.max_file_bytes = max_file_bytes
         self.chunker = chunker
         self.detect_language = detect_language
         self.batch_size = batch_size
         self.context = context
         self._settings_hash = settings_hash(chunker, store.embedder.model_id, context=context)
 
-    def ingest(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
+    def ingest(
+        self, paths: Sequence[Path], progress: Progress | None = None, *, report: IngestReport | None = None
+    ) -> IngestReport:
+        """Ingest files and folders; ``report`` (filled as files land) lets a caller that is
+        interrupted say what was already written."""
         progress = progress or NullProgress()
-        report = IngestReport()
+        report = report if report is not None else IngestReport()
         files = self._collect(paths, report)
         plans: list[_Plan] = []
         with progress.task("reading and chunking", total=len(files)) as task:
             for path in files:
-                plan = self._plan(path, report)
+                plan = self._plan(path, report, progress)
                 if plan is not None:
                     plans.append(plan)
                 task.advance()
@@ -94,17 +103,24 @@ class Ingestor:
 
     def _collect(self, paths: Sequence[Path], report: IngestReport) -> list[Path]:
         files: dict[Path, None] = {}
+
+        def unreadable(path: Path, reason: str) -> None:  # a folder inside: the rest still lands
+            report.failed.append((str(path), reason))
+
         for path in paths:
             try:
-                for file in iter_source_files([path]):
+                for file in iter_source_files([path], on_error=unreadable):
                     files[file.resolve()] = None
             except UnreadableFileError as exc:
                 report.failed.append((str(exc.path), exc.reason))
         return list(files)
 
-    def _plan(self, path: Path, report: IngestReport) -> _Plan | None:
+    def _plan(self, path: Path, report: IngestReport, progress: Progress) -> _Plan | None:
         source = source_key(path)
         try:
+            if self.max_file_bytes is not None and (size := path.stat().st_size) > self.max_file_bytes:
+                report.failed.append((source, _too_large(size, self.max_file_bytes)))
+                return None
             raw = path.read_bytes()
         except OSError as exc:
             report.failed.append((source, f"cannot read: {exc.strerror or exc}"))
@@ -125,7 +141,7 @@ class Ingestor:
         seen: set[str] = set()
         for doc_index, doc in enumerate(documents):
             lang = doc.metadata.get("lang") or self.detect_language(doc.page_content)
-            chunks = self.chunker.split_text(doc.page_content)
+            chunks = self._split(doc.page_content, path, progress)
             contexts = self._contexts(doc.page_content, doc.metadata, chunks)
             for chunk_index, (text, context) in enumerate(zip(chunks, contexts, strict=True)):
                 chunk_id = _chunk_id(source, contextual_text(context, text), seen)
@@ -149,6 +165,13 @@ class Ingestor:
             return None
         plan.stale = [i for i in existing if i not in seen]
         return plan
+
+    def _split(self, text: str, path: Path, progress: Progress) -> list[str]:
+        """The document's chunks; a long one shows its own progress (a 50 MB line takes minutes)."""
+        if len(text) < _LONG_DOCUMENT:
+            return self.chunker.split_text(text)
+        with progress.task(f"chunking {path.name}", total=len(text)) as task:
+            return self.chunker.split_text(text, advance=task.advance)
 
     def _contexts(self, text: str, metadata: Mapping[str, Scalar], chunks: list[str]) -> list[str]:
         """Each chunk's header (title > headings above it), or none when context is off."""
@@ -181,7 +204,8 @@ class Ingestor:
                     ]
                 )
                 for (plan, i), vector in zip(batch, vectors, strict=True):
-                    plan.vectors[i] = vector
+                    # float32 until written: a list of Python floats takes 8x the memory
+                    plan.vectors[i] = np.asarray(vector, dtype=np.float32)
                     remaining[id(plan)] -= 1
                     if remaining[id(plan)] == 0:
                         self._write(plan, report)
@@ -191,13 +215,20 @@ class Ingestor:
         new = plan.to_embed
         embedded = set(new)
         kept = [i for i in range(len(plan.ids)) if i not in embedded]
-        self.store.upsert(
-            [plan.ids[i] for i in new],
-            [plan.texts[i] for i in new],
-            [plan.metadatas[i] for i in new],
-            [plan.vectors[i] for i in new],
-        )
-        self.store.update_metadata([plan.ids[i] for i in kept], [plan.metadatas[i] for i in kept])
+        try:
+            self.store.upsert(
+                [plan.ids[i] for i in new],
+                [plan.texts[i] for i in new],
+                [plan.metadatas[i] for i in new],
+                [plan.vectors[i] for i in new],
+            )
+            self.store.update_metadata([plan.ids[i] for i in kept], [plan.metadatas[i] for i in kept])
+        except Exception as exc:  # one file the store refuses must not stop the batch
+            if not _rejected_input(exc):
+                raise
+            report.failed.append((plan.source, f"the store refused its chunks: {exc}"))
+            plan.vectors.clear()
+            return
         self.store.delete(plan.stale)
         (report.added if plan.is_new else report.updated).append(plan.source)
         report.chunks_embedded += len(new)
@@ -217,6 +248,13 @@ def settings_hash(chunker: Chunker, embedder_id: str, *, context: bool = True) -
 def with_settings_hash(fingerprint: str, new_hash: str) -> str:
     """A chunk's fingerprint (``file hash:settings hash``) with other settings."""
     return f"{fingerprint.partition(':')[0]}:{new_hash}"
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"skipped: {size / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB "
+        "(raise ingest.max_file_mb, env BABELRAG_INGEST__MAX_FILE_MB, to ingest it)"
+    )
 
 
 def remove_sources(store: KnowledgeStore, paths: Iterable[Path | str]) -> RemoveReport:
@@ -242,11 +280,36 @@ _RESERVED = frozenset(
 
 def _user_metadata(metadata: Mapping[str, Scalar]) -> dict[str, Scalar]:
     """The document's own metadata, less the loader's ``title`` and ``lang`` and the keys every chunk
-    sets; its ``id`` is kept as ``doc_id`` (ours is the chunk id)."""
-    out = {k: v for k, v in metadata.items() if k not in _RESERVED}
+    sets; its ``id`` is kept as ``doc_id`` (ours is the chunk id). Keys are made ones Chroma accepts
+    (see :func:`safe_metadata_key`); where two meet, the one written as it is wins."""
+    out: dict[str, Scalar] = {}
+    for key, value in metadata.items():
+        safe = safe_metadata_key(key)
+        if safe is not None and safe not in _RESERVED and (safe == key or safe not in metadata):
+            out[safe] = value
     if "id" in metadata:
         out["doc_id"] = metadata["id"]
     return out
+
+
+def safe_metadata_key(key: str) -> str | None:
+    """A user's metadata key as Chroma stores it, or None to drop it.
+
+    Chroma refuses keys that start with ``$`` or ``#`` (its operators) and ``chroma:`` ones, and
+    one such key in a front matter used to stop a whole ingest: ``$schema`` becomes ``schema``,
+    ``#tags`` ``tags``, ``chroma:x`` ``meta:chroma:x``; an empty key is dropped.
+    """
+    safe = key.strip().lstrip("$#").strip()
+    if not safe:
+        return None
+    return "meta:" + safe if safe.startswith("chroma:") else safe
+
+
+def _rejected_input(exc: Exception) -> bool:
+    """Whether a store error is about what one file holds (so only that file fails), not the store."""
+    from chromadb.errors import InvalidArgumentError
+
+    return isinstance(exc, InvalidArgumentError | ValueError | TypeError)
 
 
 def source_key(path: Path) -> str:

@@ -67,9 +67,11 @@ def open_chroma_client(path: Path) -> ClientAPI:
     import chromadb
     from chromadb.config import Settings
 
+    from babelrag.stores.locking import creation_lock
+
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
+        with creation_lock(path):  # two processes creating one data directory race on its tables
+            return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
     except OSError as exc:
         raise StoreError(f"cannot open the store at {path}: {exc}") from exc
 
@@ -143,16 +145,23 @@ class KnowledgeStore:
                 f"there is no knowledge base named {self.name!r}",
                 hint=f"ingest documents first: babelrag ingest PATH --kb {self.name}",
             )
-        return self.client.create_collection(
-            cname,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata={
-                "embedder_id": self.embedder.model_id,
-                "embedding_dim": self.embedder.dimension,
-                "babelrag_schema": SCHEMA_VERSION,
-            },
-            embedding_function=None,
-        )
+        try:
+            return self.client.create_collection(
+                cname,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={
+                    "embedder_id": self.embedder.model_id,
+                    "embedding_dim": self.embedder.dimension,
+                    "babelrag_schema": SCHEMA_VERSION,
+                },
+                embedding_function=None,
+            )
+        except Exception as exc:  # another process created it since we looked: use theirs
+            if "already exists" not in str(exc):
+                raise
+            collection = self.client.get_collection(cname, embedding_function=None)
+            self._check_embedder(collection.metadata or {})
+            return collection
 
     def _check_embedder(self, meta: Mapping[str, Any]) -> None:
         stored_id, stored_dim = meta.get("embedder_id"), meta.get("embedding_dim")

@@ -14,6 +14,7 @@ from babelrag.agents.cli.common import (
     GlobalOptions,
     JsonOption,
     KbOption,
+    NoWaitOption,
     parse_language,
     parse_where,
     runtime_for,
@@ -81,16 +82,39 @@ def ingest(
     chunk_tokens: Annotated[
         int | None, typer.Option(help="Chunk size in embedder tokens (config ingest.chunk_tokens).")
     ] = None,
+    no_wait: NoWaitOption = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Add files to a knowledge base. Unchanged files are skipped; changed files replace their chunks."""
-    from babelrag.agents.cli.render import print_ingest_report
+    """Add files to a knowledge base. Unchanged files are skipped; changed files replace their chunks.
 
-    with runtime_for(ctx, kb=kb, ingest={"chunk_tokens": chunk_tokens}) as rt:
-        report = rt.ingestor().ingest(paths, rt.progress)
+    Safe to interrupt (Ctrl-C, a crash): what was written is kept and the same command resumes.
+    """
+    from babelrag.agents.cli.render import print_ingest_report, print_interrupted_ingest
+    from babelrag.stores.ingest import IngestReport
+
+    report = IngestReport()
+    with (
+        runtime_for(ctx, kb=kb, ingest={"chunk_tokens": chunk_tokens}) as rt,
+        rt.writer_lock(wait=not no_wait),
+    ):
+        existed = rt.settings.kb in rt.catalog().list()
+        try:
+            rt.ingestor().ingest(paths, rt.progress, report=report)
+        except KeyboardInterrupt:
+            print_interrupted_ingest(report, kb=rt.settings.kb)
+            raise typer.Exit(130) from None
+        finally:
+            if not existed:  # a first ingest that landed nothing leaves no empty knowledge base
+                _forget_if_empty(rt)
     print_ingest_report(report, kb=rt.settings.kb, json_output=json_output)
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise typer.Exit(1)
+
+
+def _forget_if_empty(rt) -> None:
+    catalog = rt.catalog()
+    if catalog.list().get(rt.settings.kb) == 0:
+        catalog.drop(rt.settings.kb)
 
 
 @app.command()
@@ -100,12 +124,13 @@ def remove(
         list[Path], typer.Argument(help="Ingested files, or folders to remove everything below.")
     ],
     kb: KbOption = None,
+    no_wait: NoWaitOption = False,
 ) -> None:
     """Remove sources (and all their chunks) from a knowledge base."""
     from babelrag.agents.console import display_path, err, out
     from babelrag.stores.ingest import remove_sources
 
-    with runtime_for(ctx, kb=kb) as rt:
+    with runtime_for(ctx, kb=kb) as rt, rt.writer_lock(wait=not no_wait):
         report = remove_sources(rt.catalog().open(rt.settings.kb), paths)
     for source, n in report.removed.items():
         out.print(f"removed {display_path(source)} ({n} chunks)", highlight=False)
@@ -155,10 +180,12 @@ def search(
 
     from babelrag.agents.cli.render import print_hits
     from babelrag.agents.console import err
+    from babelrag.agents.limits import check_query
 
     filters = parse_where(where)
     language = parse_language(lang)
     with runtime_for(ctx, kb=kb, search={"k": k}) as rt:
+        query = check_query(query, rt.settings)
         retriever = rt.cross_lingual_retriever(
             k=rt.settings.search.k,
             translate=translate,

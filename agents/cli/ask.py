@@ -73,6 +73,7 @@ def ask(
     """Answer a question from the knowledge base, in the question's language, with cited sources."""
     from babelrag.agents.cli.render import print_answer
     from babelrag.agents.console import out
+    from babelrag.agents.limits import check_query
     from babelrag.chains.answer import AnswerResult
 
     answer_lang = parse_language(lang)
@@ -82,6 +83,7 @@ def ask(
         strategy, num_beams, temperature, top_k, top_p, seed, max_new_tokens, repetition_penalty, stop
     )
     with runtime_for(ctx, kb=kb, retrieval={"k": k}, generation=overrides) as rt:
+        question = check_query(question, rt.settings, what="question")
         retriever = rt.cross_lingual_retriever(
             translate=translate, lexical=lexical, lang=passage_lang, where=filters
         )
