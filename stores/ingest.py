@@ -4,7 +4,8 @@ A chunk's id is a hash of its source and text, and every chunk records a fingerp
 file (content hash + chunking settings). Re-ingesting an unchanged file therefore does
 nothing; a changed file keeps the chunks whose text survived, embeds only new ones and
 drops the rest. New chunks are written before stale ones are deleted, so an interrupted run
-never loses what was there.
+never loses what was there; every chunk also records how many chunks its file has, so a file cut
+short between two write batches is not taken for unchanged, and the next run completes it.
 
 Our own rather than LangChain's ``index()``: that needs a record store beside Chroma and still
 parses and chunks every unchanged file; here the fingerprints live in the chunks' metadata, so a
@@ -127,7 +128,7 @@ class Ingestor:
             return None
         fingerprint = f"{hashlib.sha256(raw).hexdigest()[:24]}:{self._settings_hash}"
         existing = self.store.chunks_of(source)
-        if existing and all(m.get("fingerprint") == fingerprint for m in existing.values()):
+        if existing and all(_complete(m, fingerprint, len(existing)) for m in existing.values()):
             report.unchanged.append(source)
             return None
         loader = FileLoader(path)
@@ -163,6 +164,8 @@ class Ingestor:
         if not plan.ids:
             report.failed.append((source, "no text left after cleaning"))
             return None
+        for meta in plan.metadatas:  # a file cut short between two write batches is not unchanged
+            meta["file_chunks"] = len(plan.ids)
         plan.stale = [i for i in existing if i not in seen]
         return plan
 
@@ -237,6 +240,12 @@ class Ingestor:
         plan.vectors.clear()
 
 
+def _complete(meta: Mapping[str, object], fingerprint: str, count: int) -> bool:
+    """Whether a stored chunk says its file is unchanged and all its chunks are there (knowledge
+    bases from before ``file_chunks`` have no count to compare)."""
+    return meta.get("fingerprint") == fingerprint and meta.get("file_chunks", count) == count
+
+
 def settings_hash(chunker: Chunker, embedder_id: str, *, context: bool = True) -> str:
     """The part of every chunk's fingerprint that says how it was chunked and embedded."""
     settings = f"{CHUNKER_VERSION}:{chunker.max_tokens}:{chunker.overlap_tokens}:{embedder_id}"
@@ -275,6 +284,7 @@ def remove_sources(store: KnowledgeStore, paths: Iterable[Path | str]) -> Remove
 
 _RESERVED = frozenset(
     {"source", "title", "lang", "doc", "chunk", "fingerprint", "id", "score", "context", "headings"}
+    | {"file_chunks"}
 )
 
 
@@ -321,8 +331,13 @@ def _chunk_id(source: str, text: str, seen: set[str]) -> str:
     """Content hash of (source, text); repeats of the same text in one source get a counter."""
     n = 0
     while True:
-        digest = hashlib.sha256(f"{source}\0{text}\0{n}".encode()).hexdigest()[:32]
+        digest = chunk_id_for(source, text, n)
         if digest not in seen:
             seen.add(digest)
             return digest
         n += 1
+
+
+def chunk_id_for(source: str, text: str, n: int = 0) -> str:
+    """The id of the ``n``-th repeat of ``text`` (with its context header) in ``source``."""
+    return hashlib.sha256(f"{source}\0{text}\0{n}".encode()).hexdigest()[:32]

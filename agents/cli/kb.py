@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from babelrag.agents.cli import kb_integrity
 from babelrag.agents.cli.common import (
     JsonOption,
     KbOption,
@@ -16,7 +17,7 @@ from babelrag.agents.cli.common import (
     settings_from,
 )
 
-kb_app = typer.Typer(help="List, inspect and drop knowledge bases.", no_args_is_help=True)
+kb_app = typer.Typer(help="List, inspect, check, back up and drop knowledge bases.", no_args_is_help=True)
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 
 
@@ -177,3 +178,8 @@ def show(ctx: typer.Context, json_output: JsonOption = False) -> None:
     state = "read" if path.exists() else "not found, defaults used"
     out.print(f"# config file: {path} ({state})", highlight=False, markup=False)
     out.print(settings_to_toml(settings), highlight=False, markup=False)
+
+
+kb_app.command("check")(kb_integrity.check)
+kb_app.command("export")(kb_integrity.export)
+kb_app.command("import")(kb_integrity.import_)
