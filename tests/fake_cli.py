@@ -12,7 +12,8 @@ Test-only hooks, read from the environment (production code has none):
   ``delete`` / ``delete-done`` (stale chunks), ``rename`` (a collection is renamed, as re-embedding
   swaps its index in), ``drop`` (a collection is deleted).
 - ``BABELRAG_TEST_EMBED_DELAY=SECONDS`` sleeps before each embedding batch (slow writers for the
-  concurrency tests).
+  concurrency tests); ``BABELRAG_TEST_EMBED_HOLD=PATH`` holds the first batch until PATH exists
+  (at most a minute), so a test decides when a writer may go on.
 """
 
 from __future__ import annotations
@@ -63,10 +64,14 @@ def install() -> None:
     from babelrag.stores.knowledge_store import KnowledgeStore
 
     delay = float(os.environ.get("BABELRAG_TEST_EMBED_DELAY", "0") or 0)
+    hold = os.environ.get("BABELRAG_TEST_EMBED_HOLD")
 
     class FakeEmbedder(KeywordEmbeddings):
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             _crash_point("embed")
+            deadline = time.monotonic() + 60
+            while hold and not os.path.exists(hold) and time.monotonic() < deadline:
+                time.sleep(0.05)
             if delay:
                 time.sleep(delay)
             return super().embed_documents(texts)
