@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 COLLECTION_PREFIX = "kb-"
+#: Metadata of a knowledge base's old index while a re-embedding swaps the new one in: the name.
+SWAPPED_FROM = "babelrag_kb"
 Scalar = str | int | float | bool
 
 

@@ -19,6 +19,7 @@ from babelrag.stores.context import contextual_text
 from babelrag.stores.embeddings import TextEmbedder
 from babelrag.stores.ingest import settings_hash, with_settings_hash
 from babelrag.stores.knowledge_store import (
+    SWAPPED_FROM,
     KnowledgeStore,
     building_name,
     collection_name,
@@ -54,7 +55,8 @@ def reembed(
     started = time.perf_counter()
     old = KnowledgeStore(client=client, name=kb, embedder=None, create=False)
     old_id = old.metadata.get("embedder_id")
-    _drop(client, building_name(kb))  # what an interrupted run left
+    _drop(client, building_name(kb))  # what an interrupted run left: a half-built index,
+    _drop(client, previous_name(kb))  # or the old one, when it was killed after the swap
     new = KnowledgeStore(client=client, name=kb, embedder=embedder, create=True, collection=building_name(kb))
     # a chunk keeps its header state: one built before headers existed keeps the fingerprint that
     # makes the next `ingest` of its file add them (that needs the file's headings, not stored)
@@ -101,7 +103,10 @@ def _embed_page(
 
 
 def _swap(client: ClientAPI, kb: str) -> None:
-    client.get_collection(collection_name(kb)).modify(name=previous_name(kb))
+    old = client.get_collection(collection_name(kb))
+    # the old index says whose it was, in the same call that renames it: a crash before the second
+    # rename leaves it findable (Catalog.list puts it back), since its new name is only a hash
+    old.modify(name=previous_name(kb), metadata={**(old.metadata or {}), SWAPPED_FROM: kb})
     client.get_collection(building_name(kb)).modify(name=collection_name(kb))
     _drop(client, previous_name(kb))
 

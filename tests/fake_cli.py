@@ -14,6 +14,8 @@ Test-only hooks, read from the environment (production code has none):
 - ``BABELRAG_TEST_EMBED_DELAY=SECONDS`` sleeps before each embedding batch (slow writers for the
   concurrency tests); ``BABELRAG_TEST_EMBED_HOLD=PATH`` holds the first batch until PATH exists
   (at most a minute), so a test decides when a writer may go on.
+- ``BABELRAG_TEST_WRITE_BATCH=N`` writes at most N chunks per store call (instead of thousands),
+  so a crash can fall between two write batches of one file.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ def install() -> None:
     prop.__set_name__(Runtime, "embedder")
     Runtime.embedder = prop  # type: ignore[assignment]
 
+    if size := int(os.environ.get("BABELRAG_TEST_WRITE_BATCH", "0") or 0):
+        KnowledgeStore._batches = lambda self, n: ((i, min(i + size, n)) for i in range(0, n, size))  # type: ignore[method-assign]
     _hook(loaders.FileLoader, "lazy_load", "read")
     _hook(KnowledgeStore, "upsert", "upsert", "upsert-done")
     _hook(KnowledgeStore, "update_metadata", "update")

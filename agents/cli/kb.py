@@ -69,7 +69,7 @@ def drop(
     """Delete a knowledge base (its chunks and vectors; your files are not touched)."""
     from babelrag.agents.console import out
 
-    with runtime_for(ctx, kb=name) as rt:
+    with runtime_for(ctx, kb=name) as rt, rt.writer_lock():
         catalog = rt.catalog()
         chunks = catalog.open(name).count()
         if not yes:
