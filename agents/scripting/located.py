@@ -29,7 +29,10 @@ def load_yaml_with_lines(text: str, name: str) -> tuple[Any, dict[FieldPath, int
         raise ScriptError(f"{name} line {exc.line}: {exc.problem}", hint=FORMAT_HINT) from None
     except yaml.YAMLError:
         pass  # reported with its line below
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # it reads ahead: a control character fails already here
+    except yaml.YAMLError as exc:
+        raise ScriptError(f"{name}: not valid YAML: {exc}", hint=FORMAT_HINT) from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
