@@ -281,3 +281,18 @@ def test_environment_variables(env: dict[str, str], monkeypatch_module) -> None:
 def monkeypatch_module():
     with pytest.MonkeyPatch.context() as mp:
         yield mp
+
+
+@given(query=st.text(max_size=300), limit=st.integers(1, 200))
+def test_the_query_length_limit_holds_for_any_text(query: str, limit: int) -> None:
+    from babelrag.agents.config import load_settings
+    from babelrag.agents.limits import check_query
+
+    tried("queries against the length limit")
+    settings = load_settings(home=folder(), search={"max_query_chars": limit})
+    stripped = query.strip()
+    if not stripped or len(stripped) > limit:
+        with pytest.raises(BabelragError):
+            check_query(query, settings)
+    else:
+        assert check_query(query, settings) == stripped
