@@ -133,16 +133,33 @@ def test_readers_see_all_of_the_old_or_all_of_the_new_chunks_of_a_file(tmp_path:
         )
         for _ in range(2)
     ]
+    # the writer: the CLI's ingestion in this process (a CLI process per update would cost seconds
+    # each), the same chunker and fake embedder as the CLI's, so each update writes what it would
+    from chromadb.api.client import SharedSystemClient
+
+    from babelrag.stores.chunking import Chunker
+    from babelrag.stores.fakes import KeywordEmbeddings
+    from babelrag.stores.ingest import Ingestor
+    from babelrag.stores.knowledge_store import KnowledgeStore, open_chroma_client
+
+    SharedSystemClient.clear_system_cache()
+    embedder = KeywordEmbeddings(dimension=64, model_id="fake/babelrag/multilingual-e5-small")
+    store = KnowledgeStore(client=open_chroma_client(home / "chroma"), name="k", embedder=embedder)
+    writer = Ingestor(
+        store=store,
+        chunker=Chunker(embedder.count_tokens, max_tokens=48, overlap_tokens=8),
+        detect_language=lambda text: "en",
+        batch_size=4,
+    )
+    search = start_cli(home, "search", "stone bridges", "--kb", "k", "--json")  # a CLI reader too
     updates = 0
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        doc.write_text(versions[updates % 2], encoding="utf-8")
-        result = run_cli(home, "ingest", str(doc), "--kb", "k", "--json", BABELRAG_TEST_EMBED_DELAY="0.05")
-        assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout)["updated"] == [source]
-        search = run_cli(home, "search", "stone bridges", "--kb", "k", "--json")
-        assert search.returncode == 0 and json.loads(search.stdout), search.stderr
+        doc.write_text(versions[updates % 2], encoding="utf-8")  # the KB holds versions[1] now
+        assert writer.ingest([doc]).updated == [source]
         updates += 1
+    code, out, _ = finish(search)
+    assert code == 0 and json.loads(out)
     seen = [json.loads(finish(r, timeout=120)[1]) for r in readers]
     assert updates >= 2 and all(s["reads"] > 10 for s in seen)
     assert [s["half"] for s in seen] == [[], []], "a reader saw a half-written file"
