@@ -10,7 +10,8 @@ Test-only hooks, read from the environment (production code has none):
   POINT: ``read`` (a file is about to be loaded), ``embed`` (a batch is about to be embedded),
   ``upsert`` / ``upsert-done`` (before / after chunks are written), ``update`` (kept chunks' metadata),
   ``delete`` / ``delete-done`` (stale chunks), ``rename`` (a collection is renamed, as re-embedding
-  swaps its index in), ``drop`` (a collection is deleted).
+  swaps its index in), ``drop`` (a collection is deleted), ``batch`` (one Chroma write call: with
+  ``BABELRAG_TEST_WRITE_BATCH`` a file's chunks take several, and a crash can fall between them).
 - ``BABELRAG_TEST_EMBED_DELAY=SECONDS`` sleeps before each embedding batch (slow writers for the
   concurrency tests); ``BABELRAG_TEST_EMBED_HOLD=PATH`` holds the first batch until PATH exists
   (at most a minute), so a test decides when a writer may go on.
@@ -28,7 +29,18 @@ from collections.abc import Callable
 from functools import cached_property, wraps
 from typing import Any
 
-CRASH_POINTS = ("read", "embed", "upsert", "upsert-done", "update", "delete", "delete-done", "rename", "drop")
+CRASH_POINTS = (
+    "read",
+    "embed",
+    "upsert",
+    "upsert-done",
+    "update",
+    "delete",
+    "delete-done",
+    "rename",
+    "drop",
+    "batch",
+)
 _reached: Counter[str] = Counter()
 
 
@@ -92,6 +104,8 @@ def install() -> None:
     _hook(KnowledgeStore, "update_metadata", "update")
     _hook(KnowledgeStore, "delete", "delete", "delete-done")
     _hook(Collection, "modify", "rename")
+    for method in ("upsert", "update", "delete"):
+        _hook(Collection, method, "batch")
     from chromadb.api.client import Client
 
     _hook(Client, "delete_collection", "drop")

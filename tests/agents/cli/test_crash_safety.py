@@ -11,7 +11,7 @@ it sound. Three scenarios: a first ingest, an update (one file changed so some c
 some new, some stale; one file new), and ``kb reembed`` to another (fake) embedder.
 
 The full run takes half an hour (two CLI processes per point): it is marked ``slow`` and runs
-only with ``BABELRAG_CRASH_FULL=1``. The ``processes`` test tries a sample of nine points. With
+only with ``BABELRAG_CRASH_FULL=1``. The ``processes`` test tries a sample of ten points. With
 ``BABELRAG_CRASH_REPORT=FILE`` the full run writes its figures there (README "Reliability").
 """
 
@@ -33,7 +33,10 @@ from tests.fake_cli import CRASH_POINTS
 from tests.process_helpers import differences, kb_contents, run_cli, start_cli
 
 WRITE_BATCH = "3"
-INGEST_POINTS = ("read", "embed", "upsert", "upsert-done", "update", "delete", "delete-done")
+# read at import: the suite's autouse fixture clears BABELRAG_* variables before each test
+REPORT = os.environ.get("BABELRAG_CRASH_REPORT")
+RANDOM_KILLS = int(os.environ.get("BABELRAG_CRASH_RANDOM", "10"))
+INGEST_POINTS = ("read", "embed", "upsert", "upsert-done", "update", "delete", "delete-done", "batch")
 REEMBED_POINTS = ("embed", "upsert", "upsert-done", "rename", "drop")
 assert set(INGEST_POINTS) | set(REEMBED_POINTS) <= set(CRASH_POINTS)
 
@@ -199,6 +202,7 @@ def run_harness(tmp: Path, *, random_kills: int) -> Tally:
 
 SAMPLED = [
     ("first ingest", "upsert", 2),
+    ("first ingest", "batch", 2),  # between two write batches of the first file
     ("first ingest", "delete-done", 1),
     ("update", "upsert-done", 1),
     ("update", "update", 1),
@@ -227,7 +231,7 @@ def test_sampled_crash_points_leave_a_knowledge_base_equal_to_a_clean_one(tmp_pa
 )
 def test_every_crash_point_leaves_a_knowledge_base_equal_to_a_clean_one(tmp_path: Path) -> None:
     started = time.perf_counter()
-    tally = run_harness(tmp_path, random_kills=int(os.environ.get("BABELRAG_CRASH_RANDOM", "10")))
+    tally = run_harness(tmp_path, random_kills=RANDOM_KILLS)
     assert tally.tried == tally.survived
     summary = {
         "crash_points_tried": sum(tally.tried.values()),
@@ -238,5 +242,5 @@ def test_every_crash_point_leaves_a_knowledge_base_equal_to_a_clean_one(tmp_path
         "seconds": round(time.perf_counter() - started),
     }
     print("\n" + json.dumps(summary, indent=2))
-    if report := os.environ.get("BABELRAG_CRASH_REPORT"):
-        Path(report).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if REPORT:
+        Path(REPORT).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
