@@ -319,7 +319,7 @@ def _rejected_input(exc: Exception) -> bool:
     """Whether a store error is about what one file holds (so only that file fails), not the store."""
     from chromadb.errors import InvalidArgumentError
 
-    return isinstance(exc, InvalidArgumentError | ValueError | TypeError)
+    return isinstance(exc, InvalidArgumentError | ValueError)
 
 
 def source_key(path: Path) -> str:
