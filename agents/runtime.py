@@ -378,6 +378,8 @@ class Runtime:
             lang=lang,
             where=where,
             group_documents=r.group_documents if group_documents is None else group_documents,
+            use_headings=r.headings,
+            heading_margin=r.heading_margin,
         )
 
     @property

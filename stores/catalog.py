@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from babelrag.stores.errors import StoreError
-from babelrag.stores.knowledge_store import COLLECTION_PREFIX, SWAPPED_FROM, KnowledgeStore, collection_name
+from babelrag.stores.knowledge_store import (
+    COLLECTION_PREFIX,
+    HEADING_OF,
+    SWAPPED_FROM,
+    KnowledgeStore,
+    collection_name,
+)
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -51,6 +57,7 @@ class Catalog:
         self._finish_interrupted_swaps()
         return {
             col.name.removeprefix(COLLECTION_PREFIX): col.count()
+            - len(col.get(where={HEADING_OF: {"$gte": 0}}, include=[])["ids"])
             for col in self.client.list_collections()
             if col.name.startswith(COLLECTION_PREFIX)
         }
@@ -76,7 +83,7 @@ class Catalog:
         meta = store.metadata
         return KnowledgeBaseInfo(
             name=name,
-            chunks=store.count(),
+            chunks=store.chunk_count(),
             embedder_id=meta.get("embedder_id"),
             dimension=meta.get("embedding_dim"),
             languages=store.languages(),

@@ -5,6 +5,12 @@ Embedding (and BM25-indexing) "title > heading > subheading" with the chunk puts
 title-like query back in reach: on Debian Reference titles the right section's chunks enter the
 top 5 far more often (numbers in the README). The passage users and the generator see stays the
 chunk alone; the header is kept beside it in the chunk's ``context`` metadata.
+
+Each distinct header of a document is also embedded on its own, as a *heading entry* beside the
+chunks (metadata ``heading_of`` = the index of the first chunk under it, no ``chunk``): a short
+query that names a section matches its heading far better than any chunk of it (Debian Reference
+titles, e5-small: R@5 .87-.95 -> .97-.99, README "How well it works"), and retrieval lets a heading
+stand for that chunk at a small discount, so a long query still goes by the text.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Sequence
 from babelrag.stores.text_decoding import collapse_whitespace
 
 #: Bump when the rules that build a header change: it is part of every chunk's fingerprint.
-CONTEXT_VERSION = 1
+CONTEXT_VERSION = 2  # 2: heading entries
 MAX_CONTEXT_CHARS = 200
 _SEPARATOR = " > "
 
@@ -91,3 +97,12 @@ def chunk_offsets(text: str, chunks: Sequence[str]) -> list[int]:
         offsets.append(at)
         cursor = at + 1
     return offsets
+
+
+def distinct_headers(contexts: Sequence[str]) -> list[tuple[str, int]]:
+    """Each non-empty header once, with the index of the first chunk that carries it."""
+    first: dict[str, int] = {}
+    for index, context in enumerate(contexts):
+        if context and context not in first:
+            first[context] = index
+    return list(first.items())

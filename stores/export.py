@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from babelrag.stores.context import contextual_text
 from babelrag.stores.errors import EmbedderMismatchError, StoreError
 from babelrag.stores.ingest import safe_metadata_key, with_settings_hash
-from babelrag.stores.knowledge_store import SCHEMA_VERSION, KnowledgeStore
+from babelrag.stores.knowledge_store import HEADING_OF, SCHEMA_VERSION, KnowledgeStore
 from babelrag.stores.progress import NullProgress, Progress
 
 if TYPE_CHECKING:
@@ -213,13 +213,10 @@ def import_jsonl(
             )
             metas = []
             for _, _, meta, _ in pending:
-                if fingerprint_hash and "fingerprint" in meta:
-                    meta = {
-                        **meta,
-                        "fingerprint": with_settings_hash(
-                            str(meta["fingerprint"]), fingerprint_hash[bool(meta.get("context"))]
-                        ),
-                    }
+                if fingerprint_hash and "fingerprint" in meta:  # as kb reembed rewrites them
+                    headed = bool(meta.get("context")) or HEADING_OF in meta
+                    new_print = with_settings_hash(str(meta["fingerprint"]), fingerprint_hash[headed])
+                    meta = {**meta, "fingerprint": new_print}
                 metas.append(meta)
         else:
             vectors = [v for *_, v in pending]  # type: ignore[misc]

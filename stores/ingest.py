@@ -23,9 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from babelrag.stores.chunking import Chunker
-from babelrag.stores.context import CONTEXT_VERSION, chunk_context, chunk_offsets, contextual_text
+from babelrag.stores.context import (
+    CONTEXT_VERSION,
+    chunk_context,
+    chunk_offsets,
+    contextual_text,
+    distinct_headers,
+)
 from babelrag.stores.errors import UnreadableFileError
-from babelrag.stores.knowledge_store import KnowledgeStore, Scalar
+from babelrag.stores.knowledge_store import HEADING_OF, KnowledgeStore, Scalar
 from babelrag.stores.loaders import FileLoader, iter_source_files
 from babelrag.stores.progress import NullProgress, Progress
 
@@ -61,6 +67,13 @@ class _Plan:
     to_embed: list[int]  # indexes into ids needing vectors
     stale: list[str]
     vectors: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def add(self, entry_id: str, text: str, metadata: dict[str, Scalar], *, new: bool) -> None:
+        if new:
+            self.to_embed.append(len(self.ids))
+        self.ids.append(entry_id)
+        self.texts.append(text)
+        self.metadatas.append(metadata)
 
 
 class Ingestor:
@@ -144,6 +157,7 @@ class Ingestor:
             lang = doc.metadata.get("lang") or self.detect_language(doc.page_content)
             chunks = self._split(doc.page_content, path, progress)
             contexts = self._contexts(doc.page_content, doc.metadata, chunks)
+            doc_start = len(plan.ids)
             for chunk_index, (text, context) in enumerate(zip(chunks, contexts, strict=True)):
                 chunk_id = _chunk_id(source, contextual_text(context, text), seen)
                 meta: dict[str, Scalar] = {
@@ -156,11 +170,12 @@ class Ingestor:
                     "fingerprint": fingerprint,
                     **({"context": context} if context else {}),
                 }
-                if chunk_id not in existing:
-                    plan.to_embed.append(len(plan.ids))
-                plan.ids.append(chunk_id)
-                plan.texts.append(text)
-                plan.metadatas.append(meta)
+                plan.add(chunk_id, text, meta, new=chunk_id not in existing)
+            for context, first in distinct_headers(contexts):
+                heading_id = _chunk_id(source, f"\0heading\0{doc_index}\0{context}", seen)
+                meta = {k: v for k, v in plan.metadatas[doc_start + first].items() if k != "chunk"}
+                meta.pop("context", None)
+                plan.add(heading_id, context, {**meta, HEADING_OF: first}, new=heading_id not in existing)
         if not plan.ids:
             report.failed.append((source, "no text left after cleaning"))
             return None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from babelrag.stores.context import contextual_text
 from babelrag.stores.ingest import chunk_id_for
-from babelrag.stores.knowledge_store import KnowledgeStore, building_name
+from babelrag.stores.knowledge_store import HEADING_OF, KnowledgeStore, building_name
 from babelrag.stores.progress import NullProgress, Progress
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def check(
                     continue
                 fingerprints[source].add(fingerprint)
                 recorded[source].add(metadata.get("file_chunks"))
-                ids_by_source[source].append((cid, contextual_text(str(metadata.get("context") or ""), text)))
+                ids_by_source[source].append((cid, hashed_text(text, metadata)))
                 if vector is None or (report.dimension and len(vector) != report.dimension):
                     report.bad_vectors.append(cid)
             task.advance(len(got["ids"]))
@@ -161,6 +161,14 @@ def check(
     damaged |= {s for s, pairs in ids_by_source.items() for cid, _ in pairs if cid in set(report.bad_vectors)}
     report.damaged_sources = sorted(damaged | set(report.mixed) | set(report.incomplete))
     return report
+
+
+def hashed_text(text: str, metadata: dict[str, Any]) -> str:
+    """What a stored entry's id is the hash of (with its source): a chunk's contextual text, or for
+    a heading entry its document and header (see ``Ingestor._plan``)."""
+    if HEADING_OF in metadata:
+        return f"\0heading\0{metadata.get('doc', 0)}\0{text}"
+    return contextual_text(str(metadata.get("context") or ""), text)
 
 
 def _bad_ids(source: str, pairs: list[tuple[str, str]]) -> list[str]:

@@ -27,6 +27,9 @@ SCHEMA_VERSION = 1
 COLLECTION_PREFIX = "kb-"
 #: Metadata of a knowledge base's old index while a re-embedding swaps the new one in: the name.
 SWAPPED_FROM = "babelrag_kb"
+#: Metadata of a heading entry (a document's header embedded on its own, see ``stores/context.py``):
+#: the index of the chunk it heads. Heading entries have no ``chunk`` key.
+HEADING_OF = "heading_of"
 Scalar = str | int | float | bool
 
 
@@ -41,6 +44,12 @@ class SearchHit:
     score: float
     text: str
     metadata: Mapping[str, Scalar] = field(default_factory=dict)
+
+    @property
+    def heading_of(self) -> int | None:
+        """For a heading entry, the index of the chunk it heads; None for a chunk."""
+        value = self.metadata.get(HEADING_OF)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     def to_dict(self) -> dict[str, Any]:
         extra = {k: v for k, v in self.metadata.items() if k not in _HIT_FIELDS}
@@ -209,7 +218,12 @@ class KnowledgeStore:
 
     # -- reading ---------------------------------------------------------------------------
     def count(self) -> int:
+        """Entries: chunks and heading entries (cheap; for the chunks alone see :meth:`chunk_count`)."""
         return self.collection.count()
+
+    def chunk_count(self) -> int:
+        headings = self.collection.get(where={HEADING_OF: {"$gte": 0}}, include=[])["ids"]
+        return self.count() - len(headings)
 
     def chunks_of(self, source: str) -> dict[str, dict[str, Scalar]]:
         """Existing chunk ids of one source, with their metadata."""
@@ -241,15 +255,31 @@ class KnowledgeStore:
         return self.collection.metadata or {}
 
     def iter_chunks(
-        self, *, texts: bool = False, page: int = 5000
+        self, *, texts: bool = False, page: int = 5000, headings: bool = False
     ) -> Iterator[tuple[str, str, dict[str, Scalar]]]:
-        """Every chunk as ``(id, text, metadata)``, read a page at a time (text is "" unless asked for)."""
+        """Every chunk as ``(id, text, metadata)``, read a page at a time (text is "" unless asked for);
+        with ``headings`` the heading entries too."""
         include: list[Any] = ["documents", "metadatas"] if texts else ["metadatas"]
         for offset in range(0, self.count(), page):
             got = self.collection.get(include=include, limit=page, offset=offset)
             documents = got.get("documents") or [""] * len(got["ids"])
             for cid, text, meta in zip(got["ids"], documents, got["metadatas"] or [], strict=True):
-                yield cid, text or "", dict(meta or {})
+                if headings or HEADING_OF not in (meta or {}):
+                    yield cid, text or "", dict(meta or {})
+
+    def chunks_at(
+        self, places: Iterable[tuple[str, Scalar, int]]
+    ) -> dict[tuple[str, Scalar, int], SearchHit]:
+        """The chunks at (source, doc, chunk) places, as hits with score 0 (absent places left out)."""
+        places = list(dict.fromkeys(places))
+        found: dict[tuple[str, Scalar, int], SearchHit] = {}
+        for source, doc, chunk in places:
+            where = {"$and": [{"source": source}, {"doc": doc}, {"chunk": chunk}]}
+            got = self.collection.get(where=where, include=["documents", "metadatas"], limit=1)
+            rows = zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+            for cid, text, meta in rows:
+                found[(source, doc, chunk)] = _hit(cid, text, dict(meta or {}), 0.0)
+        return found
 
     def sources(self) -> Counter[str]:
         """Chunk counts per source."""
@@ -296,18 +326,7 @@ class KnowledgeStore:
             result["distances"][0],
             strict=True,
         ):
-            meta = dict(meta or {})
-            hits.append(
-                SearchHit(
-                    id=cid,
-                    source=str(meta.get("source", "")),
-                    title=str(meta.get("title", "")),
-                    lang=str(meta.get("lang", "und")),
-                    score=min(1.0, max(0.0, 1.0 - float(dist))),
-                    text=text or "",
-                    metadata=meta,
-                )
-            )
+            hits.append(_hit(cid, text, dict(meta or {}), 1.0 - float(dist)))
         return hits
 
     def vectors(self, ids: Sequence[str]) -> list[list[float]]:
@@ -330,6 +349,18 @@ class KnowledgeStore:
         norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
         sims = matrix @ query / np.where(norms == 0, 1.0, norms)
         return {cid: float(min(1.0, max(0.0, s))) for cid, s in zip(ids, sims, strict=True)}
+
+
+def _hit(cid: str, text: str | None, meta: dict[str, Scalar], similarity: float) -> SearchHit:
+    return SearchHit(
+        id=cid,
+        source=str(meta.get("source", "")),
+        title=str(meta.get("title", "")),
+        lang=str(meta.get("lang", "und")),
+        score=min(1.0, max(0.0, similarity)),
+        text=text or "",
+        metadata=meta,
+    )
 
 
 def build_where(*, lang: str | None, where: Mapping[str, Scalar] | None) -> dict[str, Any] | None:

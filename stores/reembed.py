@@ -19,6 +19,7 @@ from babelrag.stores.context import contextual_text
 from babelrag.stores.embeddings import TextEmbedder
 from babelrag.stores.ingest import settings_hash, with_settings_hash
 from babelrag.stores.knowledge_store import (
+    HEADING_OF,
     SWAPPED_FROM,
     KnowledgeStore,
     building_name,
@@ -67,7 +68,7 @@ def reembed(
     total = old.count()
     with progress.task(f"re-embedding {kb} with {embedder.model_id}", total=total) as task:
         page: list[tuple[str, str, dict]] = []
-        for chunk in old.iter_chunks(texts=True):
+        for chunk in old.iter_chunks(texts=True, headings=True):
             page.append(chunk)
             if len(page) == 512:
                 _embed_page(new, page, new_hash, batch_size, task)
@@ -95,7 +96,7 @@ def _embed_page(
             meta = dict(meta)
             if "fingerprint" in meta:
                 meta["fingerprint"] = with_settings_hash(
-                    str(meta["fingerprint"]), new_hash[bool(meta.get("context"))]
+                    str(meta["fingerprint"]), new_hash[bool(meta.get("context")) or HEADING_OF in meta]
                 )
             metadatas.append(meta)
         new.upsert([cid for cid, _, _ in batch], [text for _, text, _ in batch], metadatas, vectors)

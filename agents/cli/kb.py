@@ -71,7 +71,7 @@ def drop(
 
     with runtime_for(ctx, kb=name) as rt, rt.writer_lock():
         catalog = rt.catalog()
-        chunks = catalog.open(name).count()
+        chunks = catalog.open(name).chunk_count()
         if not yes:
             typer.confirm(f"Delete knowledge base {name!r} ({chunks} chunks)?", abort=True)
         catalog.drop(name)

@@ -211,7 +211,9 @@ def test_an_interrupted_ingest_reports_what_it_wrote(tmp_path: Path, monkeypatch
     report = IngestReport()
     with pytest.raises(KeyboardInterrupt):
         ing.ingest([folder], report=report)
-    assert len(report.added) == 2 and report.chunks_embedded == 2
+    assert report.added, "the first file was written before the interruption"
+    assert set(ing.store.sources()) == set(report.added), "the report says exactly what was kept"
+    assert report.chunks_embedded == ing.store.collection.count() < 8
 
 
 # a PDF whose cross-reference table points nowhere: pypdf repairs it, and complains

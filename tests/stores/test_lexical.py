@@ -144,7 +144,7 @@ class TestBM25Index:
         ing = make_ingestor(tmp_path, KeywordEmbeddings(dimension=64))
         ing.ingest([write_kb(tmp_path)])
         index = BM25Index.from_store(ing.store)
-        assert len(index) == ing.store.count()
+        assert len(index) == ing.store.chunk_count()
         top = index.search("撤销提交", k=1)[0]
         assert top.lang == "zh" and top.source.endswith("git.txt")
         assert top.id in ing.store.collection.get(where={"lang": "zh"})["ids"]
