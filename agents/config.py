@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from babelrag.stores.errors import ConfigError
 
@@ -116,6 +116,11 @@ class IngestSettings(_Section):
     chunk_overlap: int = Field(
         32, ge=0, le=128, description="Tokens of whole sentences repeated between chunks."
     )
+    max_file_mb: float = Field(
+        100,
+        gt=0,
+        description="Larger files are skipped with a message (chunking 1 MB on one line takes ~10 s).",
+    )
     chunk_context: bool = Field(
         True,
         description="Embed and index each chunk with a header: its document's title and the headings "
@@ -144,6 +149,9 @@ class IngestSettings(_Section):
 
 class SearchSettings(_Section):
     k: int = Field(5, ge=1, le=200, description="Passages returned by a search.")
+    max_query_chars: int = Field(
+        4000, ge=1, le=1_000_000, description="Longest query or question accepted, in characters."
+    )
 
 
 class RetrievalSettings(_Section):
@@ -382,8 +390,9 @@ class ServiceSettings(_Section):
 
 class Settings(BaseSettings):
     # frozen: settings are built once (in the CLI) and passed down; a variant is a new object
+    # env_ignore_empty: `BABELRAG_HOME=` must mean "not set", not the current folder
     model_config = SettingsConfigDict(
-        env_prefix="BABELRAG_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix="BABELRAG_", env_nested_delimiter="__", extra="forbid", frozen=True, env_ignore_empty=True
     )
 
     home: Path = Field(default_factory=default_home, description="Data directory (stores, sessions).")
@@ -470,6 +479,13 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**_drop_none(overrides))
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path if data else None)) from None
+    except SettingsError as exc:  # a section's variable that is not JSON: BABELRAG_SEARCH=abc
+        field = m.group(1) if (m := re.search(r'field "(\w+)"', str(exc))) else "?"
+        var = f"BABELRAG_{field.upper()}"
+        raise ConfigError(
+            f"environment variable {var} is not valid: the section {field!r} takes a JSON object",
+            hint=f"e.g. {var}='{{\"key\": value}}', or set one field with {var}__KEY=value",
+        ) from None
     finally:
         _FILE_DATA.reset(token)
 

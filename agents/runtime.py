@@ -9,6 +9,7 @@ share the models already loaded.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -215,6 +216,7 @@ class Runtime:
             dumps=dumps or DumpOptions(work_dir=self.settings.home / "tmp"),
             translator=self.translator if translate_to else None,
             translate_to=translate_to,
+            max_file_bytes=int(self.settings.ingest.max_file_mb * 1_000_000),
         )
 
     # -- generation (issue: cross-lingual RAG) ------------------------------------------------
@@ -485,6 +487,14 @@ class Runtime:
             answer_chain=self.answer_chain(),
             condense_chain=self.condense_chain(),
             detect_language=detect_language,
+        )
+
+    def writer_lock(self, *, wait: bool = True) -> AbstractContextManager[None]:
+        """The lock every writer of this knowledge base holds (see ``stores/locking.py``)."""
+        from babelrag.stores.locking import LOCKS_FOLDER, writer_lock
+
+        return writer_lock(
+            self.settings.home / LOCKS_FOLDER, self.settings.kb, wait=wait, notify=self.progress.log
         )
 
     def session_store(self) -> SessionStore:

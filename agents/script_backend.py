@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from babelrag.agents.config import Settings
+from babelrag.agents.limits import check_query
 from babelrag.agents.runtime import Runtime
 
 
@@ -31,12 +32,14 @@ class RuntimeBackend:
 
     def ingest(self, paths: list[Path], settings: dict[str, Any]) -> dict:
         rt = self._rt(settings)
-        return {"kb": rt.settings.kb, **asdict(rt.ingestor().ingest(paths, rt.progress))}
+        with rt.writer_lock():
+            return {"kb": rt.settings.kb, **asdict(rt.ingestor().ingest(paths, rt.progress))}
 
     def search(
         self, query: str, k: int | None, lang: str | None, where: dict | None, settings: dict[str, Any]
     ) -> list[dict]:
         rt = self._rt(settings)
+        query = check_query(query, rt.settings)
         retriever = rt.cross_lingual_retriever(
             k=k or rt.settings.search.k, translate=False, lexical=False, lang=lang, where=where
         )  # as `babelrag search` without --translate/--lexical
@@ -44,6 +47,7 @@ class RuntimeBackend:
 
     def ask(self, question: str, lang: str | None, settings: dict[str, Any]) -> dict:
         rt = self._rt(settings)
+        question = check_query(question, rt.settings, what="question")
         return rt.answer_chain().invoke({"question": question, "lang": lang}).to_dict()
 
     def translate(self, text: str, source: str | None, target: str, settings: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from babelrag.prompts import PROMPTS_DIR
 from babelrag.stores.errors import TemplateError
+from babelrag.stores.safe_yaml import safe_load
 
 _ROLES = {"system": "system", "user": "human", "human": "human", "assistant": "ai", "ai": "ai"}
 
@@ -65,7 +66,7 @@ def load_messages(user_dir: Path | None = None) -> dict[str, dict[str, str]]:
         if path is None or not path.is_file():
             continue
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise TemplateError(f"cannot read {path}: {exc}") from None
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
@@ -92,7 +93,7 @@ def render(template: ChatPromptTemplate, **values: Any) -> list:
 
 def _read_messages(path: Path) -> list[tuple[str, str]]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise TemplateError(f"cannot read prompt template {path}: {exc}") from None
     except yaml.YAMLError as exc:

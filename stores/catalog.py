@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from babelrag.stores.errors import StoreError
-from babelrag.stores.knowledge_store import COLLECTION_PREFIX, HEADING_OF, KnowledgeStore, collection_name
+from babelrag.stores.knowledge_store import (
+    COLLECTION_PREFIX,
+    HEADING_OF,
+    SWAPPED_FROM,
+    KnowledgeStore,
+    collection_name,
+)
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -48,12 +54,23 @@ class Catalog:
         """Knowledge base names and their chunk counts."""
         if self.client is None:
             return {}
+        self._finish_interrupted_swaps()
         return {
             col.name.removeprefix(COLLECTION_PREFIX): col.count()
             - len(col.get(where={HEADING_OF: {"$gte": 0}}, include=[])["ids"])
             for col in self.client.list_collections()
             if col.name.startswith(COLLECTION_PREFIX)
         }
+
+    def _finish_interrupted_swaps(self) -> None:
+        """A re-embedding killed between its two renames left the old index under a work name:
+        opening the knowledge base by name puts it back (see ``KnowledgeStore``)."""
+        assert self.client is not None
+        names = {c.name: c for c in self.client.list_collections()}
+        for name, col in names.items():
+            kb = (col.metadata or {}).get(SWAPPED_FROM) if name.startswith("kbold-") else None
+            if isinstance(kb, str) and collection_name(kb) not in names:
+                KnowledgeStore(client=self.client, name=kb, embedder=None, create=False)
 
     def open(self, name: str) -> KnowledgeStore:
         """The knowledge base for administration: counts, sources, removing chunks; no search."""

@@ -131,8 +131,11 @@ class Chunker(TextSplitter):
         self.max_tokens = max_tokens
         self.overlap_tokens = overlap_tokens
 
-    def split_text(self, text: str) -> list[str]:
-        """Chunk texts, stripped, in document order; ``[]`` for text without content."""
+    def split_text(self, text: str, *, advance: Callable[[int], None] | None = None) -> list[str]:
+        """Chunk texts, stripped, in document order; ``[]`` for text without content.
+
+        ``advance`` is told how many characters of ``text`` were measured, sentence by sentence
+        (progress for a long document)."""
         cache: dict[str, int] = {}
 
         def count(piece: str) -> int:
@@ -145,12 +148,25 @@ class Chunker(TextSplitter):
         if not sentences:
             return []
         overhead = count("")
-        units = [unit for sentence in sentences for unit in self._units(sentence, count, overhead)]
+        units: list[_Unit] = []
+        for sentence in sentences:
+            units.extend(self._units(sentence, count, overhead))
+            if advance is not None:
+                advance(len(sentence))
         return self._pack(units, count, overhead)
 
     def _units(self, sentence: str, count: Callable[[str], int], overhead: int) -> list[_Unit]:
-        """One unit per sentence; a sentence over ``max_tokens`` is cut at clauses, then characters."""
+        """One unit per sentence; a sentence over ``max_tokens`` is cut at clauses, then characters.
+
+        A "sentence" far longer than any chunk (a 50 MB file on one line, without a full stop) is
+        first cut into windows of ``_WINDOW_CHUNKS * max_tokens`` characters, so the tokenizer
+        never sees more than a window at once: time stays linear and memory bounded."""
         paragraph = bool(_PARAGRAPH.search(sentence[len(sentence.rstrip()) :]))
+        window = self.max_tokens * _WINDOW_CHUNKS
+        if len(sentence) > 2 * window:
+            pieces = _windows(sentence, window)
+            units = [u for piece in pieces[:-1] for u in self._units(piece, count, overhead)]
+            return [*units, *self._units(pieces[-1], count, overhead)]
         tokens = count(sentence)
         if tokens <= self.max_tokens:
             return [_Unit(sentence, tokens - overhead, paragraph)]
@@ -242,6 +258,28 @@ class Chunker(TextSplitter):
             overlap.insert(0, unit)
             budget -= unit.tokens
         return overlap
+
+
+#: A window is this many times ``max_tokens`` characters (a token is at least one character): about
+#: 16 chunks of Latin text, whose even cuts leave at most one short chunk per window.
+_WINDOW_CHUNKS = 64
+
+
+def _windows(text: str, size: int) -> list[str]:
+    """``text`` in consecutive pieces of about ``size`` characters, cut after whitespace where there
+    is some in the last quarter, and between graphemes."""
+    pieces: list[str] = []
+    start = 0
+    while len(text) - start > 2 * size:
+        end = start + size
+        space = next((i for i in range(end, end - size // 4, -1) if text[i - 1].isspace()), None)
+        end = space or end
+        while not _grapheme_boundary(text, end):
+            end += 1
+        pieces.append(text[start:end])
+        start = end
+    pieces.append(text[start:])
+    return pieces
 
 
 def _cut(text: str, ends: list[int]) -> list[str]:

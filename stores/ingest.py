@@ -4,7 +4,8 @@ A chunk's id is a hash of its source and text, and every chunk records a fingerp
 file (content hash + chunking settings). Re-ingesting an unchanged file therefore does
 nothing; a changed file keeps the chunks whose text survived, embeds only new ones and
 drops the rest. New chunks are written before stale ones are deleted, so an interrupted run
-never loses what was there.
+never loses what was there; every chunk also records how many chunks its file has, so a file cut
+short between two write batches is not taken for unchanged, and the next run completes it.
 
 Knowledge-graph dumps (``stores/wikidata.py``, ``stores/dbpedia.py``) are streamed instead: each
 entity or abstract is a source of its own, fingerprinted by its rendered text, and written a
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
 from langchain_core.documents import Document
 
 from babelrag.stores.chunking import Chunker, split_sentences
@@ -56,6 +58,7 @@ class PassageTranslator(Protocol):
 
 
 CHUNKER_VERSION = 1
+_LONG_DOCUMENT = 1_000_000  # characters: chunking shows progress of its own above this
 
 
 @dataclass
@@ -87,7 +90,7 @@ class _Plan:
     metadatas: list[dict[str, Scalar]]
     to_embed: list[int]  # indexes into ids needing vectors
     stale: list[str]
-    vectors: dict[int, list[float]] = field(default_factory=dict)
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)
     existing: dict[str, dict[str, Scalar]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
 
@@ -114,10 +117,12 @@ class Ingestor:
         translator: PassageTranslator | None = None,
         translate_to: Sequence[str] = (),
         group_size: int = 256,
+        max_file_bytes: int | None = None,
     ) -> None:
         if translate_to and translator is None:
             raise ValueError("translate_to needs a translator")
         self.store = store
+        self.max_file_bytes = max_file_bytes
         self.chunker = chunker
         self.detect_language = detect_language
         self.batch_size = batch_size
@@ -131,9 +136,13 @@ class Ingestor:
             extra = f"{self._settings_hash}:translate={','.join(self.translate_to)}@{translator.id}"
             self._settings_hash = hashlib.sha256(extra.encode()).hexdigest()[:12]
 
-    def ingest(self, paths: Sequence[Path], progress: Progress | None = None) -> IngestReport:
+    def ingest(
+        self, paths: Sequence[Path], progress: Progress | None = None, *, report: IngestReport | None = None
+    ) -> IngestReport:
+        """Ingest files and folders; ``report`` (filled as files land) lets a caller that is
+        interrupted say what was already written."""
         progress = progress or NullProgress()
-        report = IngestReport()
+        report = report if report is not None else IngestReport()
         files = self._collect(paths, report)
         kinds = {path: dump_kind(path, self.dumps.format) for path in files}
         plans: list[_Plan] = []
@@ -141,7 +150,7 @@ class Ingestor:
         if plain:
             with progress.task("reading and chunking", total=len(plain)) as task:
                 for path in plain:
-                    plan = self._plan(path, report)
+                    plan = self._plan(path, report, progress)
                     if plan is not None:
                         plans.append(plan)
                     task.advance()
@@ -190,24 +199,31 @@ class Ingestor:
 
     def _collect(self, paths: Sequence[Path], report: IngestReport) -> list[Path]:
         files: dict[Path, None] = {}
+
+        def unreadable(path: Path, reason: str) -> None:  # a folder inside: the rest still lands
+            report.failed.append((str(path), reason))
+
         for path in paths:
             try:
-                for file in iter_source_files([path]):
+                for file in iter_source_files([path], on_error=unreadable):
                     files[file.resolve()] = None
             except UnreadableFileError as exc:
                 report.failed.append((str(exc.path), exc.reason))
         return list(files)
 
-    def _plan(self, path: Path, report: IngestReport) -> _Plan | None:
+    def _plan(self, path: Path, report: IngestReport, progress: Progress) -> _Plan | None:
         source = source_key(path)
         try:
+            if self.max_file_bytes is not None and (size := path.stat().st_size) > self.max_file_bytes:
+                report.failed.append((source, _too_large(size, self.max_file_bytes)))
+                return None
             raw = path.read_bytes()
         except OSError as exc:
             report.failed.append((source, f"cannot read: {exc.strerror or exc}"))
             return None
         fingerprint = f"{hashlib.sha256(raw).hexdigest()[:24]}:{self._settings_hash}"
         existing = self.store.chunks_of(source)
-        if existing and all(m.get("fingerprint") == fingerprint for m in existing.values()):
+        if existing and all(_complete(m, fingerprint, len(existing)) for m in existing.values()):
             report.unchanged.append(source)
             return None
         loader = FileLoader(path)
@@ -217,7 +233,7 @@ class Ingestor:
             report.failed.append((source, exc.reason))
             return None
         report.warnings.extend(f"{source}: {w}" for w in loader.warnings)
-        return self._plan_documents(source, documents, fingerprint, existing, report)
+        return self._plan_documents(source, documents, fingerprint, existing, report, progress)
 
     def _plan_documents(
         self,
@@ -226,12 +242,13 @@ class Ingestor:
         fingerprint: str,
         existing: dict[str, dict[str, Scalar]],
         report: IngestReport,
+        progress: Progress | None = None,
     ) -> _Plan | None:
         plan = _Plan(source, not existing, [], [], [], [], [], existing=existing)
         seen = plan.seen
         for doc_index, doc in enumerate(documents):
             lang = doc.metadata.get("lang") or self.detect_language(doc.page_content)
-            chunks = self.chunker.split_text(doc.page_content)
+            chunks = self._split(doc.page_content, source, progress or NullProgress())
             contexts = self._contexts(doc.page_content, doc.metadata, chunks)
             doc_start = len(plan.ids)
             for chunk_index, (text, context) in enumerate(zip(chunks, contexts, strict=True)):
@@ -255,6 +272,8 @@ class Ingestor:
         if not plan.ids:
             report.failed.append((source, "no text left after cleaning"))
             return None
+        for meta in plan.metadatas:  # a file cut short between two write batches is not unchanged
+            meta["file_chunks"] = len(plan.ids)
         plan.stale = [i for i in existing if i not in seen]
         return plan
 
@@ -279,6 +298,8 @@ class Ingestor:
                 task.advance()
         for plan in plans:
             plan.stale = [i for i in plan.existing if i not in plan.seen]
+            for meta in plan.metadatas:  # the translations count among the file's chunks too
+                meta["file_chunks"] = len(plan.ids)
 
     def _add_translation(self, plan: _Plan, i: int, target: str, report: IngestReport) -> None:
         assert self.translator is not None
@@ -309,6 +330,13 @@ class Ingestor:
                 "original": plan.ids[i],
             },
         )
+
+    def _split(self, text: str, source: str, progress: Progress) -> list[str]:
+        """The document's chunks; a long one shows its own progress (a 50 MB line takes minutes)."""
+        if len(text) < _LONG_DOCUMENT:
+            return self.chunker.split_text(text)
+        with progress.task(f"chunking {Path(source).name}", total=len(text)) as task:
+            return self.chunker.split_text(text, advance=task.advance)
 
     def _contexts(self, text: str, metadata: Mapping[str, Scalar], chunks: list[str]) -> list[str]:
         """Each chunk's header (title > headings above it), or none when context is off."""
@@ -341,7 +369,8 @@ class Ingestor:
                     ]
                 )
                 for (plan, i), vector in zip(batch, vectors, strict=True):
-                    plan.vectors[i] = vector
+                    # float32 until written: a list of Python floats takes 8x the memory
+                    plan.vectors[i] = np.asarray(vector, dtype=np.float32)
                     remaining[id(plan)] -= 1
                     if remaining[id(plan)] == 0:
                         self._write(plan, report)
@@ -351,13 +380,20 @@ class Ingestor:
         new = plan.to_embed
         embedded = set(new)
         kept = [i for i in range(len(plan.ids)) if i not in embedded]
-        self.store.upsert(
-            [plan.ids[i] for i in new],
-            [plan.texts[i] for i in new],
-            [plan.metadatas[i] for i in new],
-            [plan.vectors[i] for i in new],
-        )
-        self.store.update_metadata([plan.ids[i] for i in kept], [plan.metadatas[i] for i in kept])
+        try:
+            self.store.upsert(
+                [plan.ids[i] for i in new],
+                [plan.texts[i] for i in new],
+                [plan.metadatas[i] for i in new],
+                [plan.vectors[i] for i in new],
+            )
+            self.store.update_metadata([plan.ids[i] for i in kept], [plan.metadatas[i] for i in kept])
+        except Exception as exc:  # one file the store refuses must not stop the batch
+            if not _rejected_input(exc):
+                raise
+            report.failed.append((plan.source, f"the store refused its chunks: {exc}"))
+            plan.vectors.clear()
+            return
         self.store.delete(plan.stale)
         (report.added if plan.is_new else report.updated).append(plan.source)
         report.chunks_embedded += len(new)
@@ -385,6 +421,12 @@ def translate_passage(translator: PassageTranslator, text: str, source: str, tar
 _NO_SPACES = frozenset({"zh", "ja", "th"})
 
 
+def _complete(meta: Mapping[str, object], fingerprint: str, count: int) -> bool:
+    """Whether a stored chunk says its file is unchanged and all its chunks are there (knowledge
+    bases from before ``file_chunks`` have no count to compare)."""
+    return meta.get("fingerprint") == fingerprint and meta.get("file_chunks", count) == count
+
+
 def settings_hash(chunker: Chunker, embedder_id: str, *, context: bool = True) -> str:
     """The part of every chunk's fingerprint that says how it was chunked and embedded."""
     settings = f"{CHUNKER_VERSION}:{chunker.max_tokens}:{chunker.overlap_tokens}:{embedder_id}"
@@ -396,6 +438,13 @@ def settings_hash(chunker: Chunker, embedder_id: str, *, context: bool = True) -
 def with_settings_hash(fingerprint: str, new_hash: str) -> str:
     """A chunk's fingerprint (``file hash:settings hash``) with other settings."""
     return f"{fingerprint.partition(':')[0]}:{new_hash}"
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"skipped: {size / 1e6:.1f} MB, over the limit of {limit / 1e6:g} MB "
+        "(raise ingest.max_file_mb, env BABELRAG_INGEST__MAX_FILE_MB, to ingest it)"
+    )
 
 
 def remove_sources(store: KnowledgeStore, paths: Iterable[Path | str]) -> RemoveReport:
@@ -416,13 +465,19 @@ def remove_sources(store: KnowledgeStore, paths: Iterable[Path | str]) -> Remove
 
 _RESERVED = frozenset(
     {"source", "title", "lang", "doc", "chunk", "fingerprint", "id", "score", "context", "headings"}
+    | {"file_chunks"}
 )
 
 
 def _user_metadata(metadata: Mapping[str, Scalar]) -> dict[str, Scalar]:
     """The document's own metadata, less the loader's ``title`` and ``lang`` and the keys every chunk
-    sets; its ``id`` is kept as ``doc_id`` (ours is the chunk id)."""
-    out = {k: v for k, v in metadata.items() if k not in _RESERVED}
+    sets; its ``id`` is kept as ``doc_id`` (ours is the chunk id). Keys are made ones Chroma accepts
+    (see :func:`safe_metadata_key`); where two meet, the one written as it is wins."""
+    out: dict[str, Scalar] = {}
+    for key, value in metadata.items():
+        safe = safe_metadata_key(key)
+        if safe is not None and safe not in _RESERVED and (safe == key or safe not in metadata):
+            out[safe] = value
     if "id" in metadata:
         out["doc_id"] = metadata["id"]
     return out
@@ -431,6 +486,26 @@ def _user_metadata(metadata: Mapping[str, Scalar]) -> dict[str, Scalar]:
 def is_record_source(name: str) -> bool:
     """Whether ``name`` names a dump record (``wikidata:Q42``, a DBpedia resource), not a file."""
     return name.startswith(("wikidata:", "http://", "https://"))
+
+
+def safe_metadata_key(key: str) -> str | None:
+    """A user's metadata key as Chroma stores it, or None to drop it.
+
+    Chroma refuses keys that start with ``$`` or ``#`` (its operators) and ``chroma:`` ones, and
+    one such key in a front matter used to stop a whole ingest: ``$schema`` becomes ``schema``,
+    ``#tags`` ``tags``, ``chroma:x`` ``meta:chroma:x``; an empty key is dropped.
+    """
+    safe = key.strip().lstrip("$#").strip()
+    if not safe:
+        return None
+    return "meta:" + safe if safe.startswith("chroma:") else safe
+
+
+def _rejected_input(exc: Exception) -> bool:
+    """Whether a store error is about what one file holds (so only that file fails), not the store."""
+    from chromadb.errors import InvalidArgumentError
+
+    return isinstance(exc, InvalidArgumentError | ValueError)
 
 
 def source_key(path: Path) -> str:
@@ -442,8 +517,13 @@ def _chunk_id(source: str, text: str, seen: set[str]) -> str:
     """Content hash of (source, text); repeats of the same text in one source get a counter."""
     n = 0
     while True:
-        digest = hashlib.sha256(f"{source}\0{text}\0{n}".encode()).hexdigest()[:32]
+        digest = chunk_id_for(source, text, n)
         if digest not in seen:
             seen.add(digest)
             return digest
         n += 1
+
+
+def chunk_id_for(source: str, text: str, n: int = 0) -> str:
+    """The id of the ``n``-th repeat of ``text`` (with its context header) in ``source``."""
+    return hashlib.sha256(f"{source}\0{text}\0{n}".encode()).hexdigest()[:32]

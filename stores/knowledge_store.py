@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 COLLECTION_PREFIX = "kb-"
+#: Metadata of a knowledge base's old index while a re-embedding swaps the new one in: the name.
+SWAPPED_FROM = "babelrag_kb"
 #: Metadata of a heading entry (a document's header embedded on its own, see ``stores/context.py``):
 #: the index of the chunk it heads. Heading entries have no ``chunk`` key.
 HEADING_OF = "heading_of"
@@ -86,9 +88,11 @@ def open_chroma_client(path: Path) -> ClientAPI:
     import chromadb
     from chromadb.config import Settings
 
+    from babelrag.stores.locking import creation_lock
+
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
+        with creation_lock(path):  # two processes creating one data directory race on its tables
+            return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
     except OSError as exc:
         raise StoreError(f"cannot open the store at {path}: {exc}") from exc
 
@@ -167,7 +171,14 @@ class KnowledgeStore:
                 f"there is no knowledge base named {self.name!r}",
                 hint=f"ingest documents first: babelrag ingest PATH --kb {self.name}",
             )
-        return self._create()
+        try:
+            return self._create()
+        except Exception as exc:  # another process created it since we looked: use theirs
+            if "already exists" not in str(exc):
+                raise
+            collection = self.client.get_collection(cname, embedding_function=None)
+            self._check_embedder(collection.metadata or {})
+            return collection
 
     def _create(self) -> Collection:
         return self.client.create_collection(

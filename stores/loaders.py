@@ -14,6 +14,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from langchain_core.document_loaders import BaseLoader
@@ -160,13 +161,15 @@ def _load_pdf(path: Path, data: bytes) -> tuple[list[Document], list[str]]:
     if b"%PDF-" not in data[:1024]:
         reason = "binary file, not text" if not is_text(data) else "broken PDF: no %PDF- header, not a PDF"
         raise UnreadableFileError(path, reason)
+    warnings: list[str] = []
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise FileNotDecryptedError("password required")
-        pages = [normalise_text(page.extract_text() or "") for page in reader.pages]
-        metadata_title = reader.metadata.title if reader.metadata else None
-        declared_lang = reader.trailer["/Root"].get("/Lang")
+        with _pypdf_messages(warnings):
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise FileNotDecryptedError("password required")
+            pages = [normalise_text(page.extract_text() or "") for page in reader.pages]
+            metadata_title = reader.metadata.title if reader.metadata else None
+            declared_lang = reader.trailer["/Root"].get("/Lang")
     except (FileNotDecryptedError, DependencyError) as exc:
         raise UnreadableFileError(
             path, f"encrypted PDF ({exc}); save an unprotected copy, e.g. qpdf --decrypt IN.pdf OUT.pdf"
@@ -181,7 +184,6 @@ def _load_pdf(path: Path, data: bytes) -> tuple[list[Document], list[str]]:
     title = _title(str(metadata_title or ""))
     if title and _JUNK_PDF_TITLE.match(title):
         title = None
-    warnings: list[str] = []
     document = make_document(
         text,
         title=title or _first_short_line(text) or path.stem,
@@ -189,6 +191,37 @@ def _load_pdf(path: Path, data: bytes) -> tuple[list[Document], list[str]]:
         lang=_lang(str(declared_lang), warnings, "PDF /Lang") if declared_lang else None,
     )
     return [document], warnings
+
+
+@contextmanager
+def _pypdf_messages(warnings: list[str], limit: int = 5) -> Iterator[None]:
+    """pypdf's complaints about a damaged file (logged, or warned) become the file's warnings,
+    at most ``limit`` of them, instead of lines on stderr between the progress bars."""
+    import logging
+    import warnings as py_warnings
+
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    logger = logging.getLogger("pypdf")
+    handler, propagate = Collect(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with py_warnings.catch_warnings(record=True) as caught:
+            py_warnings.simplefilter("always")
+            yield
+        seen.extend(str(w.message) for w in caught)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+        unique = list(dict.fromkeys(message.strip() for message in seen if message.strip()))
+        warnings.extend(f"PDF: {message}" for message in unique[:limit])
+        if len(unique) > limit:
+            warnings.append(f"PDF: {len(unique) - limit} more problems of the file")
 
 
 _TextLoader = Callable[[Path, str], tuple[list[Document], list[str]]]
@@ -256,17 +289,23 @@ def _load(path: Path) -> tuple[list[Document], list[str]]:
     return _TEXT_LOADERS.get(suffix, _load_txt)(path, source)
 
 
-def iter_source_files(paths: Iterable[Path]) -> Iterator[Path]:
+def iter_source_files(
+    paths: Iterable[Path], *, on_error: Callable[[Path, str], None] | None = None
+) -> Iterator[Path]:
     """Files to ingest, each once: given files as they are, folders walked in sorted order.
 
     Hidden entries and unsupported suffixes inside folders are skipped. Missing paths are checked
-    before anything is yielded, so a typo in the last argument fails before ingestion starts.
+    before anything is yielded, so a typo in the last argument fails before ingestion starts. A
+    folder that cannot be listed raises, or with ``on_error`` is reported to it and skipped, so the
+    files after it are still found.
     """
     roots = [Path(path) for path in paths]
     for root in roots:
         if not root.exists():
             raise UnreadableFileError(root, "no such file or folder")
-    return _unique(path for root in roots for path in (_walk(root, set()) if root.is_dir() else (root,)))
+    return _unique(
+        path for root in roots for path in (_walk(root, set(), on_error) if root.is_dir() else (root,))
+    )
 
 
 def _unique(paths: Iterator[Path]) -> Iterator[Path]:
@@ -277,18 +316,22 @@ def _unique(paths: Iterator[Path]) -> Iterator[Path]:
             yield path
 
 
-def _walk(folder: Path, visited: set[Path]) -> Iterator[Path]:
+def _walk(folder: Path, visited: set[Path], on_error: Callable[[Path, str], None] | None) -> Iterator[Path]:
     if (real := folder.resolve()) in visited:  # a symlink back up the tree
         return
     visited.add(real)
     try:
         entries = sorted(folder.iterdir(), key=lambda entry: entry.name)
     except OSError as exc:
-        raise UnreadableFileError(folder, f"cannot list folder ({exc.strerror or exc})") from exc
+        reason = f"cannot list folder ({exc.strerror or exc})"
+        if on_error is None:
+            raise UnreadableFileError(folder, reason) from exc
+        on_error(folder, reason)
+        return
     for entry in entries:
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            yield from _walk(entry, visited)
+            yield from _walk(entry, visited, on_error)
         elif entry.is_file() and entry.suffix.lower() in SUPPORTED_SUFFIXES:
             yield entry

@@ -16,6 +16,7 @@ from markdown_it.token import Token
 
 from babelrag.stores.cjk import is_wide
 from babelrag.stores.html_text import html_to_text
+from babelrag.stores.safe_yaml import safe_load
 from babelrag.stores.text_decoding import collapse_whitespace
 
 _SOFT_BREAK = "\x00"  # NUL cannot occur in decoded text, normalise_text drops it
@@ -37,7 +38,7 @@ def split_front_matter(source: str) -> tuple[dict[str, object], str, list[str]]:
     if not match:
         return {}, source, []
     try:
-        fields = yaml.safe_load(match.group(1))
+        fields = safe_load(match.group(1))
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or type(exc).__name__
         return {}, source, [f"front matter is not valid YAML ({problem}); kept as text"]

@@ -28,6 +28,7 @@ from babelrag.stores.errors import StoreError
 from babelrag.stores.ingest import settings_hash, with_settings_hash
 from babelrag.stores.knowledge_store import (
     HEADING_OF,
+    SWAPPED_FROM,
     KnowledgeStore,
     building_name,
     collection_name,
@@ -63,7 +64,8 @@ def reembed(
     started = time.perf_counter()
     old = KnowledgeStore(client=client, name=kb, embedder=None, create=False)
     old_id = old.metadata.get("embedder_id")
-    _take_over_abandoned(client, kb)
+    _take_over_abandoned(client, kb)  # a half-built index an interrupted run left (or refuse: busy)
+    _drop(client, previous_name(kb))  # the old index, when a run was killed after the swap
     try:
         new = KnowledgeStore(
             client=client, name=kb, embedder=embedder, collection=building_name(kb), exclusive=True
@@ -154,7 +156,10 @@ def _busy(kb: str, detail: str) -> StoreError:
 
 
 def _swap(client: ClientAPI, kb: str) -> None:
-    client.get_collection(collection_name(kb)).modify(name=previous_name(kb))
+    old = client.get_collection(collection_name(kb))
+    # the old index says whose it was, in the same call that renames it: a crash before the second
+    # rename leaves it findable (Catalog.list puts it back), since its new name is only a hash
+    old.modify(name=previous_name(kb), metadata={**(old.metadata or {}), SWAPPED_FROM: kb})
     client.get_collection(building_name(kb)).modify(name=collection_name(kb))
     _drop(client, previous_name(kb))
 

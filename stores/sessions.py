@@ -8,12 +8,13 @@ a truncated file.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,39 @@ class ChatSession:
 
     @classmethod
     def from_json(cls, text: str) -> ChatSession:
+        """A session from its file; a ``ValueError`` saying what is wrong when it is not one."""
         data = json.loads(text)
-        data["turns"] = [Turn(**t) for t in data.get("turns", [])]
-        return cls(**data)
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        _expect(data, "id", str)
+        _expect(data, "kb", str)
+        _expect(data, "created", int | float, required=False)
+        if isinstance(data.get("created"), bool) or not math.isfinite(data.get("created", 0.0)):
+            raise ValueError(f"'created' must be a time in seconds, got {data['created']!r}")
+        _expect(data, "lang", str | None, required=False)
+        _expect(data, "turns", list, required=False)
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown fields {sorted(unknown)}")
+        turns = []
+        for number, turn in enumerate(data.get("turns", []), start=1):
+            if not isinstance(turn, dict) or set(turn) - {f.name for f in fields(Turn)}:
+                raise ValueError(f"turn {number} is not a turn object")
+            for name, kind in (("role", str), ("content", str), ("lang", str)):
+                _expect(turn, name, kind, where=f"turn {number}: ")
+            _expect(turn, "standalone", str | None, required=False, where=f"turn {number}: ")
+            _expect(turn, "sources", list, required=False, where=f"turn {number}: ")
+            turns.append(Turn(**turn))
+        return cls(**{**data, "turns": turns})
+
+
+def _expect(data: dict[str, Any], name: str, kind: Any, *, required: bool = True, where: str = "") -> None:
+    if name not in data:
+        if required:
+            raise ValueError(f"{where}no {name!r}")
+        return
+    if not isinstance(data[name], kind):
+        raise ValueError(f"{where}{name!r} has the wrong type ({type(data[name]).__name__})")
 
 
 class SessionStore:
@@ -71,8 +102,10 @@ class SessionStore:
             raise StoreError(
                 f"no saved session {session_id!r} in {self.root}", hint="see `babelrag chat --list`"
             ) from None
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
             raise StoreError(f"session file {path} is damaged: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot read session file {path}: {exc.strerror or exc}") from None
 
     def save(self, session: ChatSession) -> Path:
         path = self.path(session.id)
@@ -90,10 +123,16 @@ class SessionStore:
         return path
 
     def list(self) -> list[ChatSession]:
-        sessions = []
+        return self.scan()[0]
+
+    def scan(self) -> tuple[list[ChatSession], list[tuple[Path, str]]]:
+        """Saved sessions, newest first, and the files that are not sessions, with why."""
+        sessions, damaged = [], []
         for path in sorted(self.root.glob("*.json")):
             try:
                 sessions.append(ChatSession.from_json(path.read_text(encoding="utf-8")))
-            except (ValueError, TypeError, KeyError, OSError):
-                continue
-        return sorted(sessions, key=lambda s: s.created, reverse=True)
+            except (ValueError, TypeError, KeyError, RecursionError) as exc:
+                damaged.append((path, str(exc) or type(exc).__name__))
+            except OSError as exc:
+                damaged.append((path, f"cannot be read ({exc.strerror or exc})"))
+        return sorted(sessions, key=lambda s: s.created, reverse=True), damaged

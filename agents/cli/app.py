@@ -14,6 +14,7 @@ from babelrag.agents.cli.common import (
     GlobalOptions,
     JsonOption,
     KbOption,
+    NoWaitOption,
     parse_language,
     parse_where,
     runtime_for,
@@ -119,29 +120,44 @@ def ingest(
             show_default=False,
         ),
     ] = None,
+    no_wait: NoWaitOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Add files to a knowledge base. Unchanged files are skipped; changed files replace their chunks.
 
     Dumps: one document per Wikidata entity and language, or per DBpedia abstract and language;
-    a newer dump re-embeds only the entities whose text changed.
+    a newer dump re-embeds only the entities whose text changed. Safe to interrupt (Ctrl-C, a
+    crash): what was written is kept and the same command resumes.
     """
-    from babelrag.agents.cli.render import print_ingest_report
+    from babelrag.agents.cli.render import print_ingest_report, print_interrupted_ingest
     from babelrag.stores.graph_dumps import FORMATS, DumpOptions
+    from babelrag.stores.ingest import IngestReport
     from babelrag.stores.wikidata import WikidataFilter
 
     if dump_format not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {dump_format!r}")
     targets = _languages(translate_to, "--translate-to")
     overrides = {"chunk_tokens": chunk_tokens, "translate_to": targets}
-    with runtime_for(ctx, kb=kb, ingest=overrides) as rt:
+    report = IngestReport()
+    with (
+        runtime_for(ctx, kb=kb, ingest=overrides) as rt,
+        rt.writer_lock(wait=not no_wait),
+    ):
         dumps = DumpOptions(
             format=dump_format,
             wikidata_filter=WikidataFilter.parse(wikidata_filter or []),
             languages=tuple(_languages(languages, "--languages") or ()),
             work_dir=rt.settings.home / "tmp",
         )
-        report = rt.ingestor(dumps).ingest(paths, rt.progress)
+        existed = rt.settings.kb in rt.catalog().list()
+        try:
+            rt.ingestor(dumps).ingest(paths, rt.progress, report=report)
+        except KeyboardInterrupt:
+            print_interrupted_ingest(report, kb=rt.settings.kb)
+            raise typer.Exit(130) from None
+        finally:
+            if not existed:  # a first ingest that landed nothing leaves no empty knowledge base
+                _forget_if_empty(rt)
     print_ingest_report(report, kb=rt.settings.kb, json_output=json_output)
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise typer.Exit(1)
@@ -157,6 +173,12 @@ def _languages(value: str | None, option: str) -> list[str] | None:
     return [c for c in dict.fromkeys(codes) if c]
 
 
+def _forget_if_empty(rt) -> None:
+    catalog = rt.catalog()
+    if catalog.list().get(rt.settings.kb) == 0:
+        catalog.drop(rt.settings.kb)
+
+
 @app.command()
 def remove(
     ctx: typer.Context,
@@ -167,12 +189,13 @@ def remove(
         ),
     ],
     kb: KbOption = None,
+    no_wait: NoWaitOption = False,
 ) -> None:
     """Remove sources (and all their chunks) from a knowledge base."""
     from babelrag.agents.console import display_path, err, out
     from babelrag.stores.ingest import remove_sources
 
-    with runtime_for(ctx, kb=kb) as rt:
+    with runtime_for(ctx, kb=kb) as rt, rt.writer_lock(wait=not no_wait):
         report = remove_sources(rt.catalog().open(rt.settings.kb), paths)
     for source, n in report.removed.items():
         out.print(f"removed {display_path(source)} ({n} chunks)", highlight=False)
@@ -223,14 +246,18 @@ def search(
     """Search a knowledge base across languages. Scores are cosine similarity clipped to 0-1.
 
     Returns k distinct documents, each with its best-matching chunk (--chunks: the k best chunks).
-    Plain search ranks by the embedding alone. With --translate and/or --lexical the rankings are
-    fused (reciprocal rank fusion); scores stay the cosine similarity to your query as typed.
+    Plain search ranks by the embedding alone (passages and section headings). With --translate a
+    passage counts with its best cosine to your query or a translation of it; --lexical fuses in
+    BM25 by rank.
     A running local `babelrag serve` over the same data directory answers instead, without loading
     a model here (the output is the same).
     """
+    from babelrag.agents.limits import check_query
+
     filters = parse_where(where)
     language = parse_language(lang)
     settings = settings_from(ctx, kb=kb, search={"k": k})
+    query = check_query(query, settings)  # before any model or service
     result = None
     if settings.service.use_from_cli and not no_service:
         from babelrag.agents.service.client import call_service

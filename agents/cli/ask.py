@@ -91,6 +91,7 @@ def ask(
     instead, without loading a model here."""
     from babelrag.agents.cli.render import print_answer
     from babelrag.agents.console import out
+    from babelrag.agents.limits import check_query
     from babelrag.chains.answer import AnswerResult
 
     answer_lang = parse_language(lang)
@@ -100,6 +101,7 @@ def ask(
         strategy, num_beams, temperature, top_k, top_p, seed, max_new_tokens, repetition_penalty, stop
     )
     settings = settings_from(ctx, kb=kb, retrieval={"k": k}, generation=overrides)
+    question = check_query(question, settings, what="question")  # before any model or service
     result = None
     if settings.service.use_from_cli and not no_service:
         request = {

@@ -29,7 +29,10 @@ def chat(
     with runtime_for(ctx, kb=kb) as rt:
         store = rt.session_store()
         if list_sessions:
-            for s in store.list():
+            sessions, damaged = store.scan()
+            for path, why in damaged:
+                err.print(f"[yellow]skipped {escape(str(path))}: {escape(why)}[/]", highlight=False)
+            for s in sessions:
                 first = next((t.content for t in s.turns if t.role == "user"), "")
                 out.print(
                     f"{s.id}  kb={s.kb}  {len(s.turns) // 2} turns  {escape(first[:60])}", highlight=False

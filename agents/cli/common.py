@@ -19,6 +19,12 @@ KbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+NoWaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-wait", help="Fail at once if another process is writing the knowledge base, instead of waiting."
+    ),
+]
 
 
 @dataclass

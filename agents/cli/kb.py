@@ -7,9 +7,17 @@ from typing import Annotated
 
 import typer
 
-from babelrag.agents.cli.common import JsonOption, KbOption, global_options, runtime_for, settings_from
+from babelrag.agents.cli import kb_integrity
+from babelrag.agents.cli.common import (
+    JsonOption,
+    KbOption,
+    NoWaitOption,
+    global_options,
+    runtime_for,
+    settings_from,
+)
 
-kb_app = typer.Typer(help="List, inspect and drop knowledge bases.", no_args_is_help=True)
+kb_app = typer.Typer(help="List, inspect, check, back up and drop knowledge bases.", no_args_is_help=True)
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 
 
@@ -62,7 +70,7 @@ def drop(
     """Delete a knowledge base (its chunks and vectors; your files are not touched)."""
     from babelrag.agents.console import out
 
-    with runtime_for(ctx, kb=name) as rt:
+    with runtime_for(ctx, kb=name) as rt, rt.writer_lock():
         catalog = rt.catalog()
         chunks = catalog.open(name).chunk_count()
         if not yes:
@@ -92,6 +100,7 @@ def reembed(
     ] = None,
     kb: KbOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    no_wait: NoWaitOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Move a knowledge base to another embedding model, from the text it stores (no file is read).
@@ -101,7 +110,7 @@ def reembed(
     """
     from dataclasses import asdict
 
-    from babelrag.agents.console import out
+    from babelrag.agents.console import err, out
     from babelrag.agents.hf_models import embedder_id
 
     with runtime_for(ctx, kb=kb) as rt:
@@ -119,7 +128,16 @@ def reembed(
                 f"(now {kb_info.embedder_id})?",
                 abort=True,
             )
-        report = rt.reembed(embedder, backend=backend)
+        with rt.writer_lock(wait=not no_wait):
+            try:
+                report = rt.reembed(embedder, backend=backend)
+            except KeyboardInterrupt:
+                err.print(
+                    f"[yellow]interrupted:[/] knowledge base [bold]{kb_info.name}[/] still uses its old "
+                    f"index ({kb_info.embedder_id}), unchanged. Run the command again to start over.",
+                    highlight=False,
+                )
+                raise typer.Exit(130) from None
     if json_output:
         typer.echo(json.dumps(asdict(report), indent=2))
         return
@@ -161,3 +179,8 @@ def show(ctx: typer.Context, json_output: JsonOption = False) -> None:
     state = "read" if path.exists() else "not found, defaults used"
     out.print(f"# config file: {path} ({state})", highlight=False, markup=False)
     out.print(settings_to_toml(settings), highlight=False, markup=False)
+
+
+kb_app.command("check")(kb_integrity.check)
+kb_app.command("export")(kb_integrity.export)
+kb_app.command("import")(kb_integrity.import_)

@@ -74,6 +74,17 @@ def print_ingest_report(report: IngestReport, *, kb: str, json_output: bool) -> 
     )
 
 
+def print_interrupted_ingest(report: IngestReport, *, kb: str) -> None:
+    """What an interrupted ingest kept, and that running it again resumes."""
+    written = len(report.added) + len(report.updated)
+    err.print(
+        f"[yellow]interrupted:[/] {written} files were written to knowledge base [bold]{kb}[/] and are "
+        f"kept ({report.chunks_embedded} chunks embedded). Run the same command again to resume: "
+        "written and unchanged files are skipped, a file caught half-way is completed.",
+        highlight=False,
+    )
+
+
 def print_answer(result: AnswerResult, *, streamed: bool = False) -> None:
     """The checked answer, then its sources; translations and timings dimmed below."""
     from babelrag.stores.langdetect import language_name

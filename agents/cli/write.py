@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from babelrag.agents.cli.common import JsonOption, KbOption, parse_language, runtime_for
-from babelrag.stores.errors import ConfigError
+from babelrag.stores.errors import ConfigError, StoreError
 
 _HELP = """Commands: [bold]a[/] accept all · [bold]r 2,3[/] reject additions · [bold]k 2[/] keep one again ·
 [bold]p[/] another pass · [bold]d[/] show the document · [bold]s [PATH][/] save · [bold]q[/] quit"""
@@ -40,17 +43,20 @@ def write(
     draft = _read_draft(draft_file)
     chosen = _numbers(sections)
     language = parse_language(lang)
+    if output is not None:
+        _check_writable(output)  # before minutes of generation, not after
     with runtime_for(ctx, kb=kb, write={"factor": factor}) as rt:
         assistant = rt.writing_assistant()
         wanted_factor = rt.settings.write.factor
         result = assistant.expand(draft, lang=language, sections=chosen, factor=wanted_factor)
+    recovery = rt.settings.home / "recovered"
     if interactive:
-        result = _session(assistant, result, output, factor=wanted_factor, sections=chosen)
+        result = _session(assistant, result, output, factor=wanted_factor, sections=chosen, recovery=recovery)
         return
     if json_output:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     elif output:
-        output.write_text(result.render(), encoding="utf-8")
+        save_text(result.render(), output, recovery)
         out.print(f"wrote {output}", highlight=False)
     else:
         typer.echo(result.render(), nl=False)  # the document verbatim: no wrapping, no markup
@@ -58,7 +64,15 @@ def write(
         err.print(f"[yellow]{result.note}[/]", highlight=False)
 
 
-def _session(assistant, result, output: Path | None, *, factor: float, sections: list[int] | None):
+def _session(
+    assistant,
+    result,
+    output: Path | None,
+    *,
+    factor: float,
+    sections: list[int] | None,
+    recovery: Path | None = None,
+):
     from rich.markup import escape
 
     from babelrag.agents.console import err, out
@@ -105,7 +119,11 @@ def _session(assistant, result, output: Path | None, *, factor: float, sections:
                 if target is None:
                     out.print("save where? s PATH")
                     continue
-                target.write_text(result.render(), encoding="utf-8")
+                try:
+                    save_text(result.render(), target, recovery)
+                except StoreError as exc:  # the session goes on: the user can save elsewhere
+                    out.print(f"[red]{escape(exc.message)}[/]", highlight=False)
+                    continue
                 out.print(f"saved {target}")
                 continue
             else:
@@ -123,8 +141,12 @@ def _read_draft(path: Path) -> str:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"no such draft file: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder; give the draft's file") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the draft {path}: {exc.strerror or exc}") from None
     if not text.strip():
         raise ConfigError(f"{path} is empty")
     return text
@@ -140,3 +162,39 @@ def _numbers(value: str | None) -> list[int] | None:
     if any(n < 1 for n in numbers):
         raise ConfigError("section numbers start at 1")
     return numbers
+
+
+def _check_writable(path: Path) -> None:
+    """A clear error now for an output that cannot be written, instead of after the generation."""
+    if path.is_dir():
+        raise ConfigError(f"-o {path} is a folder; give a file name")
+    parent = path.expanduser().parent
+    if not parent.is_dir():
+        raise ConfigError(f"-o {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"-o {path}: permission denied")
+
+
+def save_text(text: str, target: Path, recovery: Path | None) -> None:
+    """Write ``text`` to ``target``; if that fails, keep it under ``recovery`` (else the temp folder)
+    and raise a :class:`StoreError` that says where it is: generated text is never thrown away."""
+    try:
+        target.expanduser().write_text(text, encoding="utf-8")
+        return
+    except OSError as exc:
+        reason = f"cannot write {target}: {exc.strerror or exc}"
+    for folder in (recovery, Path(tempfile.gettempdir())):
+        if folder is None:
+            continue
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, kept = tempfile.mkstemp(
+                prefix=time.strftime("write-%Y%m%d-%H%M%S-"), suffix=".md", dir=folder
+            )
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError:
+            continue
+        raise StoreError(f"{reason}; the text was saved to {kept}")
+    typer.echo(text, nl=False)
+    raise StoreError(f"{reason}, nor anywhere else; the text was printed on stdout instead")

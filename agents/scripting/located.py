@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from babelrag.agents.scripting.errors import FORMAT_HINT, Issue, ScriptError, format_field
+from babelrag.stores.safe_yaml import YAMLLimitError, check_yaml_limits
 
 FieldPath = tuple[str | int, ...]
 
@@ -22,7 +23,16 @@ def load_yaml_with_lines(text: str, name: str) -> tuple[Any, dict[FieldPath, int
     A mapping entry's line is its key's line, so ``ask:`` is reported where it is written even when
     its fields start on the next line.
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        check_yaml_limits(text)  # nothing is built from a document too deep or too large to walk
+    except YAMLLimitError as exc:
+        raise ScriptError(f"{name} line {exc.line}: {exc.problem}", hint=FORMAT_HINT) from None
+    except yaml.YAMLError:
+        pass  # reported with its line below
+    try:
+        loader = yaml.SafeLoader(text)  # it reads ahead: a control character fails already here
+    except yaml.YAMLError as exc:
+        raise ScriptError(f"{name}: not valid YAML: {exc}", hint=FORMAT_HINT) from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -238,10 +238,24 @@ def _count(items: Any) -> dict[str, int]:
 
 
 def _last_checkpoint(folder: Path) -> Path | None:
+    """The newest complete checkpoint. The trainer writes ``trainer_state.json`` last: a run killed
+    while saving leaves a folder without it (or with it cut short), which resuming would fail on."""
     if not folder.is_dir():
         return None
-    found = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[-1]))
-    return found[-1] if found else None
+    found = sorted(
+        (p for p in folder.glob("checkpoint-*") if p.name.rsplit("-", 1)[-1].isdigit()),
+        key=lambda p: int(p.name.rsplit("-", 1)[-1]),
+    )
+    return next((p for p in reversed(found) if _complete_checkpoint(p)), None)
+
+
+def _complete_checkpoint(path: Path) -> bool:
+    import json
+
+    try:
+        return isinstance(json.loads((path / "trainer_state.json").read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def _Progress(progress: Progress, losses: list[float]) -> Any:

@@ -90,3 +90,17 @@ def test_pairs_are_sampled_evenly_and_nothing_to_train_on_is_an_error(tmp_path: 
             teacher=None, student=None, teacher_id="t", student_id="s", rows=[], output=tmp_path / "o",
             config=DistillConfig(),
         )  # fmt: skip
+
+
+def test_resuming_skips_a_checkpoint_that_a_crash_cut_short(tmp_path) -> None:
+    from babelrag.agents.training.distill import _last_checkpoint
+
+    assert _last_checkpoint(tmp_path / "none") is None
+    for step, state in ((2, '{"global_step": 2}'), (4, None), (6, '{"global_st')):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"weights")
+        if state is not None:
+            (folder / "trainer_state.json").write_text(state, encoding="utf-8")
+    (tmp_path / "checkpoint-tmp").mkdir()
+    assert _last_checkpoint(tmp_path) == tmp_path / "checkpoint-2"
