@@ -231,7 +231,8 @@ class Service:
     def ingest(self, kb: str, paths: list[Path]) -> dict[str, Any]:
         """``babelrag ingest --json`` of files already saved in the data directory."""
         rt = self.runtime_for(kb, must_exist=False)
-        with self._kb_lock:  # one ingest or drop at a time: they rewrite a collection
+        # one ingest or drop at a time here, and none beside a CLI writer of the same KB
+        with self._kb_lock, rt.writer_lock():
             report = rt.ingestor().ingest(paths)
         home = self.settings.home.resolve()
         files = [str(p.resolve().relative_to(home)) for p in paths]
@@ -241,7 +242,7 @@ class Service:
         from babelrag.agents.service.uploads import remove_uploads
 
         rt = self.runtime_for(kb)
-        with self._kb_lock:
+        with self._kb_lock, rt.writer_lock():
             rt.catalog().drop(rt.settings.kb)
             remove_uploads(self.settings.home, rt.settings.kb)
         with self._runtimes_lock:
