@@ -203,7 +203,7 @@ def retriever_cmd(
     from babelrag.agents.cli.common import parse_language
     from babelrag.agents.console import out
     from babelrag.agents.hf_models import load_sentence_transformer, quiet_hf_logging
-    from babelrag.agents.training.kb_adapt import LOSSES, AdaptConfig, adapt, evaluate_questions
+    from babelrag.agents.training.kb_adapt import LOSSES, AdaptConfig, adapt, evaluate_questions, new_report
     from babelrag.agents.training.kb_adapt import evaluation_corpus as eval_corpus_of
     from babelrag.agents.training.kb_data import (
         QUESTION_VARIABLES,
@@ -297,8 +297,10 @@ def retriever_cmd(
             texts=texts,
             output=out_dir,
             config=config,
-            report=_adapt_report(out_dir, name, student_id, rt.settings.models.generator, loss, records,
-                                 len(chosen), data.path, data_seconds),
+            report=new_report(
+                records, output=out_dir, kb=name, student=student_id, teacher=rt.settings.models.generator,
+                loss=loss, passages=len(chosen), data_file=data.path, data_seconds=data_seconds,
+            ),
             progress=rt.progress,
             evaluate=evaluate if held else None,
         )  # fmt: skip
@@ -325,45 +327,6 @@ def retriever_cmd(
         out.print("no held-out questions: nothing was evaluated (raise --eval-fraction)", highlight=False)
     use = f"use it: babelrag kb reembed --embedder {out_dir} --backend torch --kb {name}"
     out.print(use, highlight=False)
-
-
-def _adapt_report(
-    out_dir: Path, kb: str, student: str, teacher: str, loss: str, records: list, passages: int,
-    data_file: Path, data_seconds: float,
-) -> Any:  # fmt: skip
-    from babelrag.agents.training.kb_adapt import AdaptReport
-
-    questions: dict[str, dict[str, int]] = {}
-    dropped: dict[str, int] = {}
-    for r in records:
-        if r.kept:
-            split = questions.setdefault(r.split, {})
-            split[r.lang] = split.get(r.lang, 0) + 1
-        else:
-            why = r.reason.split(" (")[0]
-            dropped[why] = dropped.get(why, 0) + 1
-    scored = [r for r in records if r.kept and r.split == "train" and r.lm_logprob and len(r.lm_logprob) > 1]
-    agrees = sum(r.lm_logprob[0] >= max(r.lm_logprob) for r in scored)
-    return AdaptReport(
-        output=str(out_dir),
-        kb=kb,
-        student=student,
-        teacher=teacher,
-        loss=loss,
-        passages=passages,
-        questions=questions,
-        dropped=dropped,
-        rows=0,
-        lm_agrees=round(agrees / len(scored), 3) if scored else None,
-        steps=0,
-        seconds=0.0,
-        data_seconds=data_seconds,
-        loss_first=None,
-        loss_last=None,
-        data_file=str(data_file),
-        excluded=["Questions of held-out documents (the evaluation) are never trained on, "
-                  "nor are those documents' passages used as negatives."],
-    )  # fmt: skip
 
 
 def _prompts(model: Any, roles: str = "query,document") -> tuple[str, ...]:

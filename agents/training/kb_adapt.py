@@ -74,6 +74,34 @@ class AdaptReport:
     evaluation: dict[str, Any] = field(default_factory=dict)
 
 
+def new_report(
+    records: Sequence[Record], *, output: Path, kb: str, student: str, teacher: str, loss: str,
+    passages: int, data_file: Path, data_seconds: float,
+) -> AdaptReport:  # fmt: skip
+    """What the data says before training: questions kept per split and language, why others were
+    dropped, and how often the generator scored a question's own passage highest."""
+    questions: dict[str, dict[str, int]] = {}
+    dropped: Counter[str] = Counter()
+    for r in records:
+        if r.kept:
+            split = questions.setdefault(r.split, {})
+            split[r.lang] = split.get(r.lang, 0) + 1
+        else:
+            dropped[r.reason.split(" (")[0]] += 1
+    scored = [r for r in records if r.kept and r.split == "train" and len(r.lm_logprob) > 1]
+    agrees = sum(r.lm_logprob[0] >= max(r.lm_logprob) for r in scored)
+    return AdaptReport(
+        output=str(output), kb=kb, student=student, teacher=teacher, loss=loss, passages=passages,
+        questions=questions, dropped=dict(dropped), rows=0,
+        lm_agrees=round(agrees / len(scored), 3) if scored else None, steps=0, seconds=0.0,
+        data_seconds=data_seconds, loss_first=None, loss_last=None, data_file=str(data_file),
+        excluded=[
+            "Held-out documents (the evaluation) are never trained on: neither their questions nor "
+            "their passages, as positives or as negatives."
+        ],
+    )  # fmt: skip
+
+
 def training_rows(
     records: Sequence[Record], texts: dict[str, str], config: AdaptConfig, seed: int
 ) -> dict[str, list[Any]]:
