@@ -240,6 +240,7 @@ def retriever_cmd(
         held_out = held_out_documents((p.doc for p in passages), eval_fraction, seed)
         sample = sample_passages(passages, max_passages, seed)
         data = DataFile(out_dir / "training-data" / "questions.jsonl")
+        data.check_settings({"kb": name, "eval_fraction": eval_fraction, "seed": seed})
         done = {(r.passage_id, r.lang) for r in data.read()}
         data_seconds = 0.0
         if any((p.id, lang) not in done for p in sample for lang in wanted):

@@ -171,6 +171,23 @@ class DataFile:
                 ) from None
         return records
 
+    def check_settings(self, settings: dict[str, Any]) -> None:
+        """Records are only reusable under the settings that decided them (the knowledge base and
+        the held-out split): the first run writes them beside the data, later runs must match."""
+        path = self.path.with_name("settings.json")
+        if path.exists():
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            changed = {k: (saved.get(k), v) for k, v in settings.items() if saved.get(k) != v}
+            if changed:
+                what = ", ".join(f"{k} {old!r} (now {new!r})" for k, (old, new) in changed.items())
+                raise BabelragError(
+                    f"the training data in {self.path.parent} was made with {what}",
+                    hint="use the same settings to reuse it, or another --out",
+                )
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+
     def append(self, records: Sequence[Record]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._drop_partial_line()

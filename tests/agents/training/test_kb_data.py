@@ -184,3 +184,11 @@ def test_questions_in_the_wrong_language_are_kept_in_the_file_as_dropped(tmp_pat
     )  # fmt: skip
     (record,) = data.read()
     assert not record.kept and record.reason == "wrong language (en)" and not teacher.scored
+
+
+def test_data_is_reused_only_under_the_settings_that_split_it(tmp_path: Path) -> None:
+    data = DataFile(tmp_path / "questions.jsonl")
+    data.check_settings({"kb": "docs", "eval_fraction": 0.2, "seed": 42})
+    data.check_settings({"kb": "docs", "eval_fraction": 0.2, "seed": 42})
+    with pytest.raises(BabelragError, match=r"eval_fraction 0.2 \(now 0.5\)"):
+        data.check_settings({"kb": "docs", "eval_fraction": 0.5, "seed": 42})
