@@ -181,6 +181,13 @@ def retriever_cmd(
             "scores of the candidates (REPLUG)."
         ),
     ] = "mnrl",
+    lm_temperature: Annotated[
+        float,
+        typer.Option(
+            help="With --loss kl: the generator's softmax is over log P(question | passage) / this "
+            "(1: its posterior over the candidates)."
+        ),
+    ] = 1.0,
     student: Annotated[str | None, typer.Option(help="Embedder to train (default: models.embedder).")] = None,
     max_steps: Annotated[
         int | None, typer.Option(help="Stop after this many steps (default: --epochs over the data).")
@@ -222,6 +229,8 @@ def retriever_cmd(
         raise ConfigError("--langs names no language", hint="e.g. --langs en,zh,de")
     if loss not in LOSSES:
         raise ConfigError(f"unknown loss {loss!r}", hint=f"choose one of {', '.join(LOSSES)}")
+    if not lm_temperature > 0:
+        raise ConfigError("--lm-temperature must be above 0")
     if not 0 <= eval_fraction < 1:
         raise ConfigError("--eval-fraction must be at least 0 and below 1")
     with runtime_for(ctx, kb=kb) as rt:
@@ -282,6 +291,7 @@ def retriever_cmd(
             seed=seed,
             query_prompt=query_prompt,
             document_prompt=document_prompt,
+            lm_temperature=lm_temperature,
         )
         held = [r for r in records if r.kept and r.split == "eval"]
         corpus = eval_corpus_of(texts, {r.passage_id for r in held}, eval_corpus, seed)

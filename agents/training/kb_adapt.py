@@ -301,7 +301,8 @@ def model_card(report: AdaptReport, config: AdaptConfig) -> str:
     held = report.questions.get("eval", {})
     langs = ", ".join(f"{k} {v}" for k, v in sorted(train.items()))
     objective = (
-        "KL divergence toward the generator's distribution over the candidates (REPLUG)"
+        "KL divergence toward the generator's distribution over the candidates (REPLUG; "
+        f"LM temperature {config.lm_temperature}, retriever temperature {config.student_temperature})"
         if report.loss == "kl"
         else "multiple-negatives ranking loss with one hard negative per question (GPL)"
     )
