@@ -302,16 +302,18 @@ def retriever_cmd(
                     m, held, corpus, query_prompt=query_prompt, document_prompt=document_prompt
                 )
 
+        started = new_report(
+            records, output=out_dir, kb=name, student=student_id, teacher=rt.settings.models.generator,
+            loss=loss, passages=len(chosen), data_file=data.path, data_seconds=data_seconds,
+        )  # fmt: skip
+        started.eval_corpus = len(corpus) if held else 0
         report = adapt(
             student=model,
             records=records,
             texts=texts,
             output=out_dir,
             config=config,
-            report=new_report(
-                records, output=out_dir, kb=name, student=student_id, teacher=rt.settings.models.generator,
-                loss=loss, passages=len(chosen), data_file=data.path, data_seconds=data_seconds,
-            ),
+            report=started,
             progress=rt.progress,
             evaluate=evaluate if held else None,
         )  # fmt: skip

@@ -72,6 +72,7 @@ class AdaptReport:
     data_file: str
     excluded: list[str] = field(default_factory=list)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    eval_corpus: int = 0  # passages each held-out question is ranked among
 
 
 def new_report(
@@ -319,16 +320,21 @@ def model_card(report: AdaptReport, config: AdaptConfig) -> str:
         f"The data: `{_relative(report.data_file, report.output)}`.",
         f"- Objective: {objective}; {report.rows} rows.",
         f"- Teacher agreement: the generator scored a question's own passage highest for "
-        f"{report.lm_agrees if report.lm_agrees is not None else 'n/a'} of the training questions.",
+        f"{_share(report.lm_agrees)} of the training questions.",
         f"- Steps: {report.steps} (batch {config.batch_size}, learning rate {config.learning_rate}, "
-        f"max {config.max_seq_length} tokens); training {report.seconds / 60:.1f} min, data "
-        f"{report.data_seconds / 60:.1f} min on the CPU.",
+        f"max {config.max_seq_length} tokens); training and evaluation {report.seconds / 60:.1f} min, "
+        + (
+            f"data {report.data_seconds / 60:.1f} min on the CPU."
+            if report.data_seconds
+            else "the data reused from an earlier run."
+        ),
         f"- Loss: {report.loss_first} at the start, {report.loss_last} at the end.",
     ]
     for note in report.excluded:
         lines.append(f"- {note}")
     if report.evaluation:
-        lines += ["", "Held-out questions of the knowledge base, before → after:", ""]
+        among = f", each ranking {report.eval_corpus} passages" if report.eval_corpus else ""
+        lines += ["", f"Held-out questions of the knowledge base{among}, before → after:", ""]
         lines += ["| language | questions | MRR@10 | R@5 |", "|---|---|---|---|"]
         before, after = report.evaluation.get("before") or {}, report.evaluation.get("after") or {}
         for lang in sorted(after or before):
@@ -345,3 +351,7 @@ def _relative(path: str, folder: str) -> str:
         return str(Path(path).relative_to(folder))
     except ValueError:
         return path
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
