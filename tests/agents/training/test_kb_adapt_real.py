@@ -28,11 +28,13 @@ def test_the_generator_finds_a_question_likelier_given_its_own_passage(llama_cha
     prompt = Runtime(load_settings()).prompt("kb_question", QUESTION_VARIABLES)
     teacher = generator_teacher(llama_chat_model, prompt, model_id="qwen-gguf")
     question = "Wie installiere ich ein Paket?"
-    own, other = teacher.score(APT, "de", question), teacher.score(X11, "de", question)
+    own = teacher.score(APT, "de", question)
+    again = teacher.score(APT, "de", question)  # now only the question is evaluated, on the cached prompt
+    # llama.cpp's kernels round differently for another batch split: a few thousandths of a nat
+    assert again == pytest.approx(own, abs=0.01), "the cached prefix scores alike"
+    other = teacher.score(X11, "de", question)
     assert len(own) == len(other) > 3 and all(x <= 0 for x in own)
     assert sum(own) > sum(other) + 3
-    again = teacher.score(APT, "de", question)
-    assert again == pytest.approx(own, abs=1e-3), "the cached prefix scores alike"
     written = teacher.write(CRON, "en")
     assert written.strip(), "the same prompt writes a question"
 
