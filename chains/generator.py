@@ -126,6 +126,14 @@ class LocalChatModel(BaseChatModel):
         """Yield (text piece, metadata); the last piece carries the full metadata (see :func:`_meta`)."""
         raise NotImplementedError
 
+    def continuation_logprobs(self, messages: Sequence[BaseMessage], continuation: str) -> list[float]:
+        """Log-probability of each token of ``continuation`` as the reply to ``messages``.
+
+        What LM-supervised retrieval scores a passage with: how likely the generator finds a
+        question (the reply) given a prompt that holds the passage (REPLUG, UPR).
+        """
+        raise NotImplementedError
+
     def _generate_blocking(self, messages: Sequence[BaseMessage], decoding: Decoding) -> tuple[str, dict]:
         """Beam search, which no engine streams."""
         raise GenerationError(
@@ -235,6 +243,19 @@ class TransformersChatModel(LocalChatModel):
     def _pad_id(self) -> int | None:
         pad = self.tokenizer.pad_token_id
         return pad if pad is not None else self.tokenizer.eos_token_id
+
+    def continuation_logprobs(self, messages: Sequence[BaseMessage], continuation: str) -> list[float]:
+        import torch
+
+        prompt = self._encode(messages)["input_ids"]
+        reply = self.tokenizer(continuation, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        if reply.shape[-1] == 0:
+            return []
+        ids = torch.cat([prompt, reply], dim=-1)
+        with self._lock, torch.inference_mode():
+            logits = self.model(input_ids=ids).logits[0, prompt.shape[-1] - 1 : -1].float()
+        logprobs = torch.log_softmax(logits, dim=-1).gather(1, reply[0].unsqueeze(1)).squeeze(1)
+        return [float(x) for x in logprobs]
 
     def _generate_blocking(self, messages: Sequence[BaseMessage], decoding: Decoding) -> tuple[str, dict]:
         import torch

@@ -1,4 +1,5 @@
-"""``babelrag train``: parallel data from gettext catalogs, and distillation into a fast retriever."""
+"""``babelrag train``: parallel data from gettext catalogs, distillation into a fast retriever, and
+adapting the retriever to a knowledge base with the generator as the teacher."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Annotated, Any
 
 import typer
 
-from babelrag.agents.cli.common import JsonOption, runtime_for
+from babelrag.agents.cli.common import JsonOption, KbOption, runtime_for
 
 train_app = typer.Typer(
-    help="Train the retriever: parallel data (fetch-parallel) and knowledge distillation (distill).",
+    help="Train the retriever: parallel data (fetch-parallel), knowledge distillation (distill), "
+    "adaptation to a knowledge base (retriever).",
     no_args_is_help=True,
 )
 
@@ -159,6 +161,185 @@ def distill_cmd(
     for stage, results in report.evaluation.items():
         out.print(f"{stage}: {results}", highlight=False)
     out.print(f"use it: babelrag kb reembed --embedder {out_dir} --backend torch --kb NAME", highlight=False)
+
+
+@train_app.command("retriever")
+def retriever_cmd(
+    ctx: typer.Context,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the trained model and its data.")],
+    langs: Annotated[str, typer.Option(help="Languages to write questions in, e.g. en,zh,de.")],
+    kb: KbOption = None,
+    max_passages: Annotated[int, typer.Option(help="Passages to write questions for.")] = 300,
+    negatives: Annotated[int, typer.Option(help="Hard negatives per question (from the store).")] = 3,
+    eval_fraction: Annotated[
+        float, typer.Option(help="Share of the documents held out: their questions are the evaluation.")
+    ] = 0.2,
+    loss: Annotated[
+        str,
+        typer.Option(
+            help="mnrl: ranking loss on the positives with hard negatives; kl: toward the generator's "
+            "scores of the candidates (REPLUG)."
+        ),
+    ] = "mnrl",
+    lm_temperature: Annotated[
+        float,
+        typer.Option(
+            help="With --loss kl: the generator's softmax is over log P(question | passage) / this "
+            "(1: its posterior over the candidates)."
+        ),
+    ] = 1.0,
+    student: Annotated[str | None, typer.Option(help="Embedder to train (default: models.embedder).")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop after this many steps (default: --epochs over the data).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Passes over the training questions.")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Questions per step.")] = 16,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-5,
+    eval_corpus: Annotated[
+        int, typer.Option(help="At most this many passages ranked per held-out question.")
+    ] = 5000,
+    seed: Annotated[int, typer.Option(help="Seeds the passage sample and the held-out split.")] = 42,
+    json_output: JsonOption = False,
+) -> None:
+    """Adapt the embedder to a knowledge base without labels: the generator writes questions about
+    its passages and scores candidate passages; the embedder learns from them. The data is kept
+    in --out (a re-run reuses it and a stopped run resumes); held-out documents' questions measure
+    the result."""
+    from dataclasses import asdict
+
+    from babelrag.agents.cli.common import parse_language
+    from babelrag.agents.console import out
+    from babelrag.agents.hf_models import load_sentence_transformer, quiet_hf_logging
+    from babelrag.agents.training.kb_adapt import LOSSES, AdaptConfig, adapt, evaluate_questions, new_report
+    from babelrag.agents.training.kb_adapt import evaluation_corpus as eval_corpus_of
+    from babelrag.agents.training.kb_data import (
+        QUESTION_VARIABLES,
+        DataFile,
+        build_data,
+        generator_teacher,
+        held_out_documents,
+        read_passages,
+        sample_passages,
+    )
+    from babelrag.stores.errors import ConfigError, StoreError
+    from babelrag.stores.langdetect import detect_language
+
+    wanted = list(dict.fromkeys(parse_language(x.strip()) for x in langs.split(",") if x.strip()))
+    if not wanted:
+        raise ConfigError("--langs names no language", hint="e.g. --langs en,zh,de")
+    if loss not in LOSSES:
+        raise ConfigError(f"unknown loss {loss!r}", hint=f"choose one of {', '.join(LOSSES)}")
+    if not lm_temperature > 0:
+        raise ConfigError("--lm-temperature must be above 0")
+    if not 0 <= eval_fraction < 1:
+        raise ConfigError("--eval-fraction must be at least 0 and below 1")
+    with runtime_for(ctx, kb=kb) as rt:
+        name = rt.settings.kb
+        if rt.catalog().open(name).count() == 0:  # an unknown name is an error here, before any model
+            hint = f"ingest documents: babelrag ingest PATH --kb {name}"
+            raise StoreError(f"knowledge base {name!r} has no passages", hint=hint)
+        store = rt.store()
+        passages = read_passages(store.iter_chunks(texts=True))
+        if not passages:
+            raise StoreError(
+                f"knowledge base {name!r} has no passage long enough to ask about (80 characters)",
+                hint="ingest documents with more text",
+            )
+        texts = {p.id: p.text for p in passages}
+        held_out = held_out_documents((p.doc for p in passages), eval_fraction, seed)
+        sample = sample_passages(passages, max_passages, seed)
+        data = DataFile(out_dir / "training-data" / "questions.jsonl")
+        data.check_settings({"kb": name, "eval_fraction": eval_fraction, "seed": seed})
+        done = {(r.passage_id, r.lang) for r in data.read()}
+        data_seconds = 0.0
+        if any((p.id, lang) not in done for p in sample for lang in wanted):
+            teacher = generator_teacher(
+                rt.llm,
+                rt.prompt("kb_question", QUESTION_VARIABLES),
+                model_id=rt.settings.models.generator,
+            )
+            built = build_data(
+                passages=sample,
+                langs=wanted,
+                held_out=held_out,
+                teacher=teacher,
+                search=lambda q, k: store.search(q, k=k),
+                detect_language=detect_language,
+                data=data,
+                negatives=negatives,
+                progress=rt.progress,
+            )
+            data_seconds = built.seconds
+        chosen = {p.id for p in sample}
+        # records of passages no longer in the knowledge base, or not asked for now, are left out
+        records = [r for r in data.read() if r.passage_id in chosen and r.lang in wanted]
+        student_id = student or rt.settings.models.embedder
+        quiet_hf_logging()
+        with rt.progress.task(f"loading student {student_id}"):
+            model = load_sentence_transformer(rt.resolve(student_id), rt.settings.models.device)
+        query_prompt = rt.settings.models.query_prompt
+        document_prompt = rt.settings.models.document_prompt
+        query_prompt = query_prompt if query_prompt is not None else (_prompts(model, "query") or ("",))[0]
+        if document_prompt is None:
+            document_prompt = (_prompts(model, "document") or ("",))[0]
+        config = AdaptConfig(
+            loss=loss,
+            max_steps=max_steps,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            seed=seed,
+            query_prompt=query_prompt,
+            document_prompt=document_prompt,
+            lm_temperature=lm_temperature,
+        )
+        held = [r for r in records if r.kept and r.split == "eval"]
+        corpus = eval_corpus_of(texts, {r.passage_id for r in held}, eval_corpus, seed)
+
+        def evaluate(m: Any) -> dict[str, Any]:
+            with rt.progress.task(f"ranking {len(corpus)} passages for {len(held)} held-out questions"):
+                return evaluate_questions(
+                    m, held, corpus, query_prompt=query_prompt, document_prompt=document_prompt
+                )
+
+        started = new_report(
+            records, output=out_dir, kb=name, student=student_id, teacher=rt.settings.models.generator,
+            loss=loss, passages=len(chosen), data_file=data.path, data_seconds=data_seconds,
+        )  # fmt: skip
+        started.eval_corpus = len(corpus) if held else 0
+        report = adapt(
+            student=model,
+            records=records,
+            texts=texts,
+            output=out_dir,
+            config=config,
+            report=started,
+            progress=rt.progress,
+            evaluate=evaluate if held else None,
+        )  # fmt: skip
+    if json_output:
+        typer.echo(json.dumps(asdict(report), ensure_ascii=False, indent=2))
+        return
+    trained = sum(report.questions.get("train", {}).values())
+    out.print(
+        f"trained {report.steps} steps ({report.loss}) on {trained} questions "
+        f"in {report.seconds / 60:.1f} min "
+        f"(data {report.data_seconds / 60:.1f} min); loss {report.loss_first} -> {report.loss_last}; "
+        f"saved to {out_dir}",
+        highlight=False,
+    )
+    before, after = report.evaluation.get("before") or {}, report.evaluation.get("after") or {}
+    for lang in sorted(after):
+        b, a = before.get(lang, {}), after[lang]
+        out.print(
+            f"held-out {lang} ({a['questions']} questions): MRR@10 {b.get('MRR@10')} -> {a['MRR@10']}, "
+            f"R@5 {b.get('R@5')} -> {a['R@5']}",
+            highlight=False,
+        )
+    if not after:
+        out.print("no held-out questions: nothing was evaluated (raise --eval-fraction)", highlight=False)
+    use = f"use it: babelrag kb reembed --embedder {out_dir} --backend torch --kb {name}"
+    out.print(use, highlight=False)
 
 
 def _prompts(model: Any, roles: str = "query,document") -> tuple[str, ...]:
