@@ -399,7 +399,15 @@ class KnowledgeStore:
     def search(
         self, query: str, *, k: int = 5, lang: str | None = None, where: Mapping[str, Scalar] | None = None
     ) -> list[SearchHit]:
-        return self.search_by_vector(self.embedder.embed_query(query), k=k, lang=lang, where=where)
+        """The k nearest chunks (heading entries left out; ``search_by_vector`` returns both)."""
+        vector = self.embedder.embed_query(query)
+        fetch = 2 * k + 4
+        while True:
+            hits = self.search_by_vector(vector, k=fetch, lang=lang, where=where)
+            chunks = [hit for hit in hits if hit.heading_of is None]
+            if len(chunks) >= k or len(hits) < fetch:
+                return chunks[:k]
+            fetch *= 2
 
     def search_by_vector(
         self,

@@ -270,3 +270,5 @@ class TestHeadings:
         assert all("heading_of" not in m for _, _, m in store.iter_chunks())
         assert len(BM25Index.from_store(store)) == store.chunk_count()
         assert sum(store.sources().values()) == store.chunk_count()
+        hits = store.search("kernel headers", k=2)
+        assert len(hits) == 2 and all(h.heading_of is None for h in hits), "store.search gives chunks"
