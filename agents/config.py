@@ -189,8 +189,7 @@ class RetrievalSettings(_Section):
         2.0,
         ge=0,
         le=10,
-        description="Weight of translated-query BM25 lists in the rank fusion (1 = equal); dense lists of "
-        "the query and its translations merge by cosine instead.",
+        description="Weight of translated-query lists in the rank fusion (1 = equal).",
     )
 
 

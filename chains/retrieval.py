@@ -1,12 +1,13 @@
-"""Cross-lingual retrieval: the query and its translations searched, merged by score, fused by rank.
+"""Cross-lingual retrieval: the query and its translations searched, fused by rank.
 
-The query and its translations are embedded by one model, so their cosines share a scale: a chunk
-scores the best cosine any of them gives it (exact, over every chunk one of them fetched), and a
-heading entry (``stores/context.py``) lends its cosine, less ``heading_margin``, to the chunk it
-heads. On Debian Reference this beat reciprocal rank fusion of the same lists on every language and
-query type (README "How well it works"). Lexical BM25 lists, on another scale, join by reciprocal
-rank fusion. Each part (translation, headings, BM25) can be switched off, so its effect can be
-measured. A hit's ``score`` is the score that ranked it in the dense list.
+Each query ranks the chunks it fetched by their exact cosine to it, and a heading entry
+(``stores/context.py``) lends its cosine, less ``heading_margin``, to the chunk it heads: a short
+query that names a section then finds it (Debian Reference titles, README "How well it works").
+The lists (and BM25's, when lexical search is on) are fused by reciprocal rank, translated queries
+weighted: agreement between the question and its translation outranks one list's high cosine, which
+a passage in the question's own language gets for the question alone. Each part (translation,
+headings, BM25) can be switched off, so its effect can be measured. A hit's ``score`` is its best
+score in any dense list.
 """
 
 from __future__ import annotations
@@ -113,13 +114,13 @@ class CrossLingualRetriever(BaseRetriever):
             name: self.store.search_by_vector(vec, k=fetch, lang=self.lang, where=self.where)
             for name, vec in vectors.items()
         }
-        ranked: dict[str, Sequence[SearchHit]] = {"dense": self._merge(found, vectors)}
+        ranked: dict[str, Sequence[SearchHit]] = dict(self._dense_lists(found, vectors))
         if self.use_lexical and self.lexical is not None:
             index = self.lexical()
             for name, text in queries.items():
                 ranked[f"lexical:{name}"] = index.search(text, k=fetch, lang=self.lang, where=self.where)
         if len(ranked) == 1:
-            hits = self._grouped(distinct(ranked["dense"], key), query, lang)[:k]
+            hits = self._grouped(distinct(ranked["original"], key), query, lang)[:k]
         else:
             hits = self._fuse(ranked, vectors, k, key, query, lang)
         timings["retrieve_s"] = time.perf_counter() - started
@@ -144,56 +145,56 @@ class CrossLingualRetriever(BaseRetriever):
         known = lang if lang != UNDETERMINED else None
         return group_languages(hits, lang=lambda: known or self.detect_language(query))
 
-    def _merge(
+    def _dense_lists(
         self, found: Mapping[str, Sequence[SearchHit]], vectors: Mapping[str, Sequence[float]]
-    ) -> list[SearchHit]:
-        """Chunks by their best exact cosine to any query vector, headings lending theirs (less the
-        margin) to the chunk they head; ``matched_by`` names the queries that fetched each chunk."""
+    ) -> dict[str, list[SearchHit]]:
+        """Each query's list of chunks by exact cosine, a heading lending its cosine (less the margin)
+        to the chunk it heads; ``matched_by`` says ``heading:NAME`` where a heading ranked a chunk."""
         entries = {hit.id: hit for hits in found.values() for hit in hits}
-        if not entries:
-            return []
-        fetched_by: dict[str, list[str]] = {}
-        for name, hits in found.items():
-            for hit in hits:
-                fetched_by.setdefault(hit.id, []).append(name)
-        best = self._best_cosines(list(entries), vectors)
-        chunks: dict[Hashable, SearchHit] = {}
-        scores: dict[Hashable, float] = {}
-        via: dict[Hashable, list[str]] = {}
-        headed: dict[tuple[str, Scalar, int], tuple[float, list[str]]] = {}
+        cosines = self._cosines(list(entries), vectors)
+        chunks: dict[tuple[str, Scalar, int], SearchHit] = {}
+        heads: dict[tuple[str, Scalar, int], list[str]] = {}
         for cid, hit in entries.items():
-            if hit.heading_of is not None:
-                if self.use_headings:
-                    place = (hit.source, hit.metadata.get("doc", 0), hit.heading_of)
-                    score = best[cid] - self.heading_margin
-                    if score > headed.get(place, (-2.0, []))[0]:
-                        headed[place] = (score, [f"heading:{n}" for n in fetched_by[cid]])
+            if cid not in cosines:  # gone since the search: a writer replaced it
                 continue
-            place = (hit.source, hit.metadata.get("doc", 0), int(hit.metadata.get("chunk", 0) or 0))
-            chunks[place], scores[place], via[place] = hit, best[cid], fetched_by[cid]
-        missing = [place for place in headed if place not in chunks]
-        chunks.update(self.store.chunks_at(missing) if missing else {})
-        for place, (score, names) in headed.items():
-            if place in chunks and score > scores.get(place, -2.0):
-                scores[place] = score
-                via[place] = [*via.get(place, []), *names]
-        merged = [
-            replace(
-                hit,
-                score=min(1.0, max(0.0, scores[place])),
-                metadata={**hit.metadata, "matched_by": ",".join(sorted(set(via[place])))},
-            )
-            for place, hit in chunks.items()
-            if place in scores
-        ]
-        return sorted(merged, key=lambda h: (-h.score, h.id))
+            if hit.heading_of is None:
+                chunks[_place(hit)] = hit
+            elif self.use_headings:
+                heads.setdefault((hit.source, hit.metadata.get("doc", 0), hit.heading_of), []).append(cid)
+        missing = [place for place in heads if place not in chunks]
+        if missing:
+            extra = self.store.chunks_at(missing)
+            chunks.update(extra)
+            cosines.update(self._cosines([hit.id for hit in extra.values()], vectors))
+        lists: dict[str, list[SearchHit]] = {}
+        for name, hits in found.items():
+            places = {_place(h) if h.heading_of is None else _place(h, h.heading_of) for h in hits}
+            scored = []
+            for place in places & chunks.keys():
+                hit = chunks[place]
+                score, via = cosines.get(hit.id, {}).get(name, -1.0), name
+                for head in heads.get(place, ()):
+                    if (lent := cosines[head][name] - self.heading_margin) > score:
+                        score, via = lent, f"heading:{name}"
+                scored.append(
+                    replace(
+                        hit, score=min(1.0, max(0.0, score)), metadata={**hit.metadata, "matched_by": via}
+                    )
+                )
+            lists[name] = sorted(scored, key=lambda h: (-h.score, h.id))
+        return lists
 
-    def _best_cosines(self, ids: list[str], vectors: Mapping[str, Sequence[float]]) -> dict[str, float]:
-        matrix = np.asarray(self.store.vectors(ids), dtype=np.float32)
+    def _cosines(self, ids: list[str], vectors: Mapping[str, Sequence[float]]) -> dict[str, dict[str, float]]:
+        """Each entry's cosine to each query vector; entries deleted since the search are left out."""
+        found = self.store.vectors_found(ids)
+        if not found:
+            return {}
+        matrix = np.asarray(list(found.values()), dtype=np.float32)
         queries = np.asarray(list(vectors.values()), dtype=np.float32)
         matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
         queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
-        return dict(zip(ids, (matrix @ queries.T).max(axis=1).tolist(), strict=True))
+        sims = (matrix @ queries.T).tolist()
+        return {cid: dict(zip(vectors, row, strict=True)) for cid, row in zip(found, sims, strict=True)}
 
     def _fuse(
         self,
@@ -204,22 +205,37 @@ class CrossLingualRetriever(BaseRetriever):
         query: str,
         lang: str,
     ) -> list[SearchHit]:
-        """RRF of the dense list and the BM25 lists; a hit keeps its dense score, or gets its best
-        cosine when only BM25 found it."""
+        """Reciprocal rank fusion of every list (translated queries weighted): a hit keeps its best
+        dense score, or gets its best cosine when only BM25 found it."""
         weights = {name: self.translation_weight for name in ranked if "translation:" in name}
         fused = reciprocal_rank_fusion(ranked, k=self.rrf_k, weights=weights, key=key)
-        dense = {hit.id: hit for hit in ranked["dense"]}
+        via: dict[Hashable, dict[str, str]] = {}
+        best: dict[Hashable, SearchHit] = {}
+        for name, hits in ranked.items():
+            for hit in distinct(hits, key):
+                via.setdefault(key(hit), {})[name] = str(hit.metadata.get("matched_by") or name)
+                if not name.startswith("lexical:") and (
+                    key(hit) not in best or hit.score > best[key(hit)].score
+                ):
+                    best[key(hit)] = hit
         out = []
         for f in fused:
-            hit = dense.get(f.hit.id, f.hit)
-            dense_via = str(hit.metadata.get("matched_by", "")).split(",")
-            lists = {n for n in f.ranks if n != "dense"} | set(dense_via)
-            metadata = {**hit.metadata, "rrf": round(f.rrf, 5), "matched_by": ",".join(sorted(lists - {""}))}
-            out.append(replace(hit, metadata=metadata))
+            group = key(f.hit)
+            hit = best.get(group, f.hit)
+            names = ",".join(sorted(via[group][name] for name in f.ranks))
+            out.append(replace(hit, metadata={**hit.metadata, "rrf": round(f.rrf, 5), "matched_by": names}))
         out = self._grouped(out, query, lang)[:k]  # language versions grouped before the cut to k
-        lexical_only = [hit.id for hit in out if hit.id not in dense]
-        cosines = self._best_cosines(lexical_only, vectors) if lexical_only else {}
+        lexical_only = [hit.id for hit in out if key(hit) not in best]
+        cosines = self._cosines(lexical_only, vectors) if lexical_only else {}
         return [
-            replace(hit, score=min(1.0, max(0.0, cosines[hit.id]))) if hit.id in cosines else hit
+            replace(hit, score=min(1.0, max(0.0, max(cosines[hit.id].values()))))
+            if hit.id in cosines
+            else hit
             for hit in out
         ]
+
+
+def _place(hit: SearchHit, chunk: int | None = None) -> tuple[str, Scalar, int]:
+    """Where a chunk is: its file, its document in the file, its index in the document."""
+    index = chunk if chunk is not None else int(hit.metadata.get("chunk", 0) or 0)
+    return (hit.source, hit.metadata.get("doc", 0), index)

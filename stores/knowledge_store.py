@@ -438,6 +438,14 @@ class KnowledgeStore:
             hits.append(_hit(cid, text, dict(meta or {}), 1.0 - float(dist)))
         return hits
 
+    def vectors_found(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """Stored vectors of those of the given entries that are still there (a writer may have
+        replaced some since a search returned them)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        return {cid: list(map(float, vec)) for cid, vec in zip(got["ids"], got["embeddings"], strict=True)}
+
     def vectors(self, ids: Sequence[str]) -> list[list[float]]:
         """Stored vectors of the given chunks, in the order asked."""
         if not ids:

@@ -215,7 +215,7 @@ class TestAnswerChain:
         assert result.answer == f"Green tea tastes best with water at 80 degrees[{tea}]."
         assert result.sources == [{"ref": tea, **result.passages[tea - 1].to_dict()}]
         assert set(result.sources[0]) == {"ref", "id", "source", "title", "lang", "score", "text", "metadata"}
-        assert "matched_by" in result.sources[0]["metadata"]
+        assert {"rrf", "matched_by"} <= set(result.sources[0]["metadata"])
         assert result.translations == {"zh": QUESTION_ZH, "de": TRANSLATIONS[(QUESTION_EN, "en", "de")]}
         assert result.generation["raw_answer"] == REPLY_EN
         assert llm.decodings == [Decoding(max_new_tokens=100)], "the pipeline's max_new_tokens"

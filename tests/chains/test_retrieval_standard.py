@@ -83,7 +83,7 @@ class _CrossLingualRetrieverSuite:
     def test_premise_translations_are_searched_and_merged(self, retriever: BaseRetriever) -> None:
         """Not a standard test: the suite above means something only if the translations really ran."""
         docs: list[Document] = retriever.invoke(QUERY)
-        assert docs and all("matched_by" in d.metadata for d in docs)
+        assert docs and all("rrf" in d.metadata for d in docs)
         assert any("translation:" in d.metadata["matched_by"] for d in docs)
 
 

@@ -47,8 +47,8 @@ def _need_browser() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="module")  # not session: Playwright's sync API runs an event loop in this
+def browser():  # thread until it stops, and the async tests of later modules need none running
     executable = _need_browser()
     from playwright.sync_api import sync_playwright
 
