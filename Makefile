@@ -33,7 +33,7 @@ demo: models
 	$(BABELRAG) search "绿茶应该用多少度的水冲泡？" --kb $(DEMO_KB) -k 3
 	$(BABELRAG) search "绿茶应该用多少度的水冲泡？" --kb $(DEMO_KB) -k 3 --translate
 	$(BABELRAG) search "Wie hoch sind die Türme des Kölner Doms?" --kb $(DEMO_KB) -k 3
-	@echo "Serve it over HTTP: $(BABELRAG) serve --kb $(DEMO_KB)   (API docs at http://127.0.0.1:8000/docs)"
+	@echo "Serve it over HTTP: $(BABELRAG) serve --kb $(DEMO_KB)   (web page at http://127.0.0.1:8000/, API docs at /docs)"
 
 test: models
 	BABELRAG_TEST_REQUIRE_MODELS=1 $(BIN)/pytest $(PYTEST_ARGS)
