@@ -52,15 +52,21 @@ class Catalog:
 
     def list(self) -> dict[str, int]:
         """Knowledge base names and their chunk counts."""
-        if self.client is None:
-            return {}
-        self._finish_interrupted_swaps()
         return {
             col.name.removeprefix(COLLECTION_PREFIX): col.count()
             - len(col.get(where={HEADING_OF: {"$gte": 0}}, include=[])["ids"])
-            for col in self.client.list_collections()
-            if col.name.startswith(COLLECTION_PREFIX)
+            for col in self._collections()
         }
+
+    def names(self) -> set[str]:
+        """Knowledge base names, without counting anything (one request, however many there are)."""
+        return {col.name.removeprefix(COLLECTION_PREFIX) for col in self._collections()}
+
+    def _collections(self) -> list[Any]:
+        if self.client is None:
+            return []
+        self._finish_interrupted_swaps()
+        return [col for col in self.client.list_collections() if col.name.startswith(COLLECTION_PREFIX)]
 
     def _finish_interrupted_swaps(self) -> None:
         """A re-embedding killed between its two renames left the old index under a work name:
@@ -74,7 +80,7 @@ class Catalog:
 
     def open(self, name: str) -> KnowledgeStore:
         """The knowledge base for administration: counts, sources, removing chunks; no search."""
-        if self.client is None or name not in self.list():
+        if self.client is None or name not in self.names():
             raise StoreError(f"there is no knowledge base named {name!r}", hint="see `babelrag kb list`")
         return KnowledgeStore(client=self.client, name=name, embedder=None, create=False)
 

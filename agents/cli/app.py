@@ -149,7 +149,7 @@ def ingest(
             languages=tuple(_languages(languages, "--languages") or ()),
             work_dir=rt.settings.home / "tmp",
         )
-        existed = rt.settings.kb in rt.catalog().list()
+        existed = rt.settings.kb in rt.catalog().names()
         try:
             rt.ingestor(dumps).ingest(paths, rt.progress, report=report)
         except KeyboardInterrupt:

@@ -78,7 +78,7 @@ class Service:
 
     def runtime_for(self, kb: str | None, *, must_exist: bool = True) -> Runtime:
         name = kb_name(kb or self.settings.kb)
-        if must_exist and name not in self.runtime.catalog().list():
+        if must_exist and name not in self.runtime.catalog().names():
             raise NotFoundError(
                 f"there is no knowledge base named {name!r}",
                 hint="GET /v1/kbs lists them; POST /v1/kbs/{name}/files creates one",
