@@ -96,7 +96,7 @@ def distill(
     """
     import numpy as np
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.losses import MSELoss
 
     progress = progress or NullProgress()
@@ -148,22 +148,7 @@ def distill(
     loss = MSELoss(student, projection_dim=projection)
     scratch = output.parent / f".partial-{output.name}"
     shutil.rmtree(scratch, ignore_errors=True)
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(scratch / "checkpoints"),
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps if config.max_steps else -1,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        warmup_steps=0.1,  # a float: the share of the steps
-        seed=config.seed,
-        logging_steps=max(1, (config.max_steps or 100) // 20),
-        save_strategy="steps",
-        save_steps=max(50, (config.max_steps or 500) // 4),
-        save_total_limit=1,
-        report_to=[],
-        disable_tqdm=True,
-        use_cpu=True,
-    )
+    args = training_arguments(config, scratch, save_every=(50, 500))
     losses: list[float] = []
     trainer = SentenceTransformerTrainer(
         model=student, args=args, train_dataset=dataset, loss=loss, callbacks=[_Progress(progress, losses)]
@@ -284,3 +269,29 @@ def _Progress(progress: Progress, losses: list[float]) -> Any:
                 self.context.__exit__(None, None, None)
 
     return Callback()
+
+
+def training_arguments(config: Any, scratch: Path, *, save_every: tuple[int, int], **extra: Any) -> Any:
+    """The trainer's arguments shared by ``train distill`` and ``train retriever``: checkpoints in
+    ``scratch`` (one kept, every quarter of the steps but at least ``save_every[0]`` apart; a
+    quarter of ``save_every[1]`` without a step budget), CPU, no reporting, our own progress."""
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    floor, default = save_every
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(scratch / "checkpoints"),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps if config.max_steps else -1,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_steps=0.1,  # a float: the share of the steps
+        seed=config.seed,
+        logging_steps=max(1, (config.max_steps or 100) // 20),
+        save_strategy="steps",
+        save_steps=max(floor, (config.max_steps or default) // 4),
+        save_total_limit=1,
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=True,
+        **extra,
+    )

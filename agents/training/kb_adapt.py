@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from babelrag.agents.training.distill import CARD, _last_checkpoint, _Progress
+from babelrag.agents.training.distill import CARD, _last_checkpoint, _Progress, training_arguments
 from babelrag.agents.training.kb_data import Record
 from babelrag.stores.errors import BabelragError
 from babelrag.stores.progress import NullProgress, Progress
@@ -205,7 +205,7 @@ def adapt(
     ``report`` comes filled in with what the data step knows; training fills in the rest.
     """
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.losses import (
         DistillKLDivLoss,
         MultipleNegativesRankingLoss,
@@ -237,23 +237,12 @@ def adapt(
     prompts = {name: config.document_prompt for name in columns if name not in ("query", "label")}
     prompts["query"] = config.query_prompt
     scratch = output.parent / f".partial-{output.name}"
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(scratch / "checkpoints"),
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps if config.max_steps else -1,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        warmup_steps=0.1,  # a float: the share of the steps
-        seed=config.seed,
-        logging_steps=max(1, (config.max_steps or 100) // 20),
-        save_strategy="steps",
-        save_steps=max(25, (config.max_steps or 200) // 4),
-        save_total_limit=1,
+    args = training_arguments(
+        config,
+        scratch,
+        save_every=(25, 200),
         batch_sampler="no_duplicates",  # the same passage twice in a batch would be its own negative
         prompts={k: v for k, v in prompts.items() if v},
-        report_to=[],
-        disable_tqdm=True,
-        use_cpu=True,
     )
     losses: list[float] = []
     trainer = SentenceTransformerTrainer(
