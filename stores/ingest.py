@@ -3,9 +3,11 @@
 A chunk's id is a hash of its source and text, and every chunk records a fingerprint of its
 file (content hash + chunking settings). Re-ingesting an unchanged file therefore does
 nothing; a changed file keeps the chunks whose text survived, embeds only new ones and
-drops the rest. New chunks are written before stale ones are deleted, so an interrupted run
-never loses what was there; every chunk also records how many chunks its file has, so a file cut
-short between two write batches is not taken for unchanged, and the next run completes it.
+drops the rest. New chunks are written hidden before stale ones are deleted, so an interrupted run
+never loses what was there, and one write then shows the new version and hides the old one, so a
+reader sees either version of a file whole, never both (``stores/knowledge_store.py``). Every
+chunk also records how many chunks its file has, so a file cut short between two write batches is
+not taken for unchanged, and the next run completes it.
 
 Knowledge-graph dumps (``stores/wikidata.py``, ``stores/dbpedia.py``) are streamed instead: each
 entity or abstract is a source of its own, fingerprinted by its rendered text, and written a
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +44,7 @@ from babelrag.stores.context import (
 )
 from babelrag.stores.errors import UnreadableFileError
 from babelrag.stores.graph_dumps import DumpOptions, dump_kind, dump_readers
-from babelrag.stores.knowledge_store import HEADING_OF, KnowledgeStore, Scalar
+from babelrag.stores.knowledge_store import HEADING_OF, PUBLISHED, KnowledgeStore, Scalar, visible
 from babelrag.stores.loaders import FileLoader, iter_source_files
 from babelrag.stores.progress import NullProgress, Progress
 
@@ -186,7 +189,7 @@ class Ingestor:
         for group in {g.source: g for g in groups}.values():  # a repeated source: the last one wins
             fingerprint = f"{group.fingerprint()}:{self._settings_hash}"
             old = existing.get(group.source, {})
-            if old and all(m.get("fingerprint") == fingerprint for m in old.values()):
+            if old and all(m.get("fingerprint") == fingerprint and visible(m) for m in old.values()):
                 report.unchanged.append(group.source)
                 continue
             plan = self._plan_documents(group.source, group.documents, fingerprint, old, report)
@@ -244,7 +247,8 @@ class Ingestor:
         report: IngestReport,
         progress: Progress | None = None,
     ) -> _Plan | None:
-        plan = _Plan(source, not existing, [], [], [], [], [], existing=existing)
+        is_new = not any(visible(m) for m in existing.values())  # readers have not seen it yet
+        plan = _Plan(source, is_new, [], [], [], [], [], existing=existing)
         seen = plan.seen
         for doc_index, doc in enumerate(documents):
             lang = doc.metadata.get("lang") or self.detect_language(doc.page_content)
@@ -377,17 +381,27 @@ class Ingestor:
                 task.advance(len(batch))
 
     def _write(self, plan: _Plan, report: IngestReport) -> None:
+        """New entries written hidden, then one write that publishes the file's new version (new
+        entries shown, kept ones given their new metadata, stale ones hidden), then the stale ones
+        deleted. A new file small enough for one write is written published at once."""
         new = plan.to_embed
         embedded = set(new)
         kept = [i for i in range(len(plan.ids)) if i not in embedded]
+        at_once = not plan.existing and len(new) <= self.store.max_write()
         try:
             self.store.upsert(
                 [plan.ids[i] for i in new],
                 [plan.texts[i] for i in new],
-                [plan.metadatas[i] for i in new],
+                [{**plan.metadatas[i], PUBLISHED: at_once} for i in new],
                 [plan.vectors[i] for i in new],
             )
-            self.store.update_metadata([plan.ids[i] for i in kept], [plan.metadatas[i] for i in kept])
+            if not at_once:
+                shown = new + kept
+                self.store.update_metadata(
+                    [plan.ids[i] for i in shown] + plan.stale,
+                    [{**plan.metadatas[i], PUBLISHED: True} for i in shown]
+                    + [{PUBLISHED: False}] * len(plan.stale),
+                )
         except Exception as exc:  # one file the store refuses must not stop the batch
             if not _rejected_input(exc):
                 raise
@@ -424,7 +438,9 @@ _NO_SPACES = frozenset({"zh", "ja", "th"})
 def _complete(meta: Mapping[str, object], fingerprint: str, count: int) -> bool:
     """Whether a stored chunk says its file is unchanged and all its chunks are there (knowledge
     bases from before ``file_chunks`` have no count to compare)."""
-    return meta.get("fingerprint") == fingerprint and meta.get("file_chunks", count) == count
+    return (
+        meta.get("fingerprint") == fingerprint and meta.get("file_chunks", count) == count and visible(meta)
+    )
 
 
 def settings_hash(chunker: Chunker, embedder_id: str, *, context: bool = True) -> str:
@@ -450,7 +466,7 @@ def _too_large(size: int, limit: int) -> str:
 def remove_sources(store: KnowledgeStore, paths: Iterable[Path | str]) -> RemoveReport:
     """Delete every chunk of the given files, or of all files below the given folders."""
     report = RemoveReport()
-    sources = store.sources()
+    sources = Counter(str(m.get("source", "")) for _, _, m in store.iter_chunks(hidden=True))
     for raw in paths:
         key = str(raw) if is_record_source(str(raw)) else source_key(Path(raw))
         matched = [s for s in sources if s == key or s.startswith(key.rstrip("/") + "/")]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from babelrag.stores.context import contextual_text
 from babelrag.stores.ingest import chunk_id_for
-from babelrag.stores.knowledge_store import HEADING_OF, KnowledgeStore, building_name
+from babelrag.stores.knowledge_store import HEADING_OF, KnowledgeStore, building_name, visible
 from babelrag.stores.progress import NullProgress, Progress
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ class CheckReport:
     bad_vectors: list[str] = field(default_factory=list)  # no vector, or of the wrong dimension
     mixed: list[str] = field(default_factory=list)  # sources whose chunks carry several fingerprints
     incomplete: list[str] = field(default_factory=list)  # sources with fewer chunks than they record
+    unpublished: list[str] = field(default_factory=list)  # sources with hidden entries an ingest left
     missing_files: list[str] = field(default_factory=list)  # sources no longer on disk
     store_file: str | None = None  # SQLite's own integrity check of the local store, "ok" when sound
     leftovers: list[str] = field(default_factory=list)  # work collections an interrupted re-embed left
@@ -59,6 +60,7 @@ class CheckReport:
             or self.bad_vectors
             or self.mixed
             or self.incomplete
+            or self.unpublished
             or self.leftovers
             or (self.store_file not in (None, "ok"))
         )
@@ -79,6 +81,7 @@ class CheckReport:
             "bad_vectors": self.bad_vectors,
             "mixed_fingerprints": self.mixed,
             "incomplete_sources": self.incomplete,
+            "unpublished_sources": self.unpublished,
             "missing_files": self.missing_files,
             "leftover_collections": self.leftovers,
         }
@@ -127,6 +130,7 @@ def check(
     fingerprints: dict[str, set[str]] = defaultdict(set)
     recorded: dict[str, set[object]] = defaultdict(set)  # the chunk counts a source's chunks record
     ids_by_source: dict[str, list[tuple[str, str]]] = defaultdict(list)  # (id, contextual text)
+    hidden: set[str] = set()
     total = store.count()
     report.chunks = total
     with progress.task(f"checking {store.name}", total=total) as task:
@@ -144,6 +148,8 @@ def check(
                     report.orphans.append(cid)
                     continue
                 fingerprints[source].add(fingerprint)
+                if not visible(metadata):  # an ingest stopped between writing and publishing
+                    hidden.add(source)
                 recorded[source].add(metadata.get("file_chunks"))
                 ids_by_source[source].append((cid, hashed_text(text, metadata)))
                 if vector is None or (report.dimension and len(vector) != report.dimension):
@@ -156,10 +162,11 @@ def check(
     report.incomplete = sorted(
         s for s, counts in recorded.items() if counts != {None} and counts != {len(ids_by_source[s])}
     )
+    report.unpublished = sorted(hidden)
     report.missing_files = sorted(s for s in fingerprints if not Path(s).exists())
     damaged = {s for s, pairs in ids_by_source.items() for cid, _ in pairs if cid in set(report.bad_ids)}
     damaged |= {s for s, pairs in ids_by_source.items() for cid, _ in pairs if cid in set(report.bad_vectors)}
-    report.damaged_sources = sorted(damaged | set(report.mixed) | set(report.incomplete))
+    report.damaged_sources = sorted(damaged | set(report.mixed) | set(report.incomplete) | hidden)
     return report
 
 

@@ -6,6 +6,13 @@ give silently wrong answers. It also holds a ``revision`` token, replaced after 
 that whatever a process derives from the chunks (BM25 index, language counts) is rebuilt when any
 process changed them: the client may be a Chroma server that others write to too
 (see :mod:`babelrag.stores.chroma_server`).
+
+An ingest publishes a file's new version at once: its new entries are written hidden
+(``published: False``), then one write shows them and hides the stale ones, then the stale ones are
+deleted. Every read here leaves hidden entries out, so a reader sees a file's old entries or its new
+ones, never both and never half (one Chroma write is atomic for readers: 4,096 entries, Chroma's
+largest batch, which a file exceeds only past ~800,000 tokens). Entries without the key (knowledge
+bases written before it) are published.
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ SWAPPED_FROM = "babelrag_kb"
 #: Metadata of a heading entry (a document's header embedded on its own, see ``stores/context.py``):
 #: the index of the chunk it heads. Heading entries have no ``chunk`` key.
 HEADING_OF = "heading_of"
+#: Metadata of an entry an ingest has written but not yet shown, or retired but not yet deleted:
+#: ``False``. Readers leave such entries out (see the module's docstring).
+PUBLISHED = "published"
 #: How long a reader waits when it finds a knowledge base between a re-embedding's two renames.
 _SWAP_WAIT_S = 0.5
 Scalar = str | int | float | bool
@@ -286,8 +296,12 @@ class KnowledgeStore:
         # knowledge bases written before revisions existed: the chunk count stands in until a write
         return str(meta.get("revision") or f"count:{current.count()}")
 
+    def max_write(self) -> int:
+        """The most entries one write takes (one write is atomic for readers)."""
+        return max(1, min(self.client.get_max_batch_size(), 4096))
+
     def _batches(self, n: int) -> Iterable[tuple[int, int]]:
-        size = max(1, min(self.client.get_max_batch_size(), 4096))
+        size = self.max_write()
         return ((i, min(i + size, n)) for i in range(0, n, size))
 
     # -- reading ---------------------------------------------------------------------------
@@ -300,7 +314,8 @@ class KnowledgeStore:
         return self.count() - len(headings)
 
     def chunks_of(self, source: str) -> dict[str, dict[str, Scalar]]:
-        """Existing chunk ids of one source, with their metadata."""
+        """Existing entry ids of one source with their metadata, hidden ones too (for writers; a
+        reader wants :meth:`passages_of`)."""
         got = self.collection.get(where={"source": source}, include=["metadatas"])
         return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
 
@@ -317,6 +332,19 @@ class KnowledgeStore:
                 out.setdefault(str(meta.get("source", "")), {})[cid] = meta
         return out
 
+    def passages_of(self, source: str, *, headings: bool = False) -> list[SearchHit]:
+        """The published chunks of one source as hits (score 0), in document order: all of its old
+        version or all of its new one while an ingest rewrites it (one read)."""
+        got = self.collection.get(where={"source": source}, include=["documents", "metadatas"])
+        hits = [
+            _hit(cid, text, dict(meta or {}), 0.0)
+            for cid, text, meta in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False
+            )
+            if visible(meta) and (headings or HEADING_OF not in (meta or {}))
+        ]
+        return sorted(hits, key=lambda h: (str(h.metadata.get("doc", 0)), h.metadata.get("chunk", -1), h.id))
+
     def hits(self, ids: Sequence[str]) -> list[SearchHit]:
         """Stored chunks as hits (score 0: no query), in the order asked; missing ids are left out."""
         if not ids:
@@ -327,6 +355,7 @@ class KnowledgeStore:
             for cid, text, meta in zip(
                 got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False
             )
+            if visible(meta)
         }
         return [found[i] for i in ids if i in found]
 
@@ -346,6 +375,7 @@ class KnowledgeStore:
         texts = {
             (m or {}).get("chunk"): t
             for t, m in zip(got["documents"] or [], got["metadatas"] or [], strict=False)
+            if visible(m)
         }
         return texts.get(chunk - 1), texts.get(chunk + 1)
 
@@ -355,16 +385,16 @@ class KnowledgeStore:
         return self.collection.metadata or {}
 
     def iter_chunks(
-        self, *, texts: bool = False, page: int = 5000, headings: bool = False
+        self, *, texts: bool = False, page: int = 5000, headings: bool = False, hidden: bool = False
     ) -> Iterator[tuple[str, str, dict[str, Scalar]]]:
-        """Every chunk as ``(id, text, metadata)``, read a page at a time (text is "" unless asked for);
-        with ``headings`` the heading entries too."""
+        """Every published chunk as ``(id, text, metadata)``, read a page at a time (text is "" unless
+        asked for); with ``headings`` the heading entries too, with ``hidden`` the unpublished ones."""
         include: list[Any] = ["documents", "metadatas"] if texts else ["metadatas"]
         for offset in range(0, self.count(), page):
             got = self.collection.get(include=include, limit=page, offset=offset)
             documents = got.get("documents") or [""] * len(got["ids"])
             for cid, text, meta in zip(got["ids"], documents, got["metadatas"] or [], strict=True):
-                if headings or HEADING_OF not in (meta or {}):
+                if (headings or HEADING_OF not in (meta or {})) and (hidden or visible(meta)):
                     yield cid, text or "", dict(meta or {})
 
     def chunks_at(
@@ -375,10 +405,11 @@ class KnowledgeStore:
         found: dict[tuple[str, Scalar, int], SearchHit] = {}
         for source, doc, chunk in places:
             where = {"$and": [{"source": source}, {"doc": doc}, {"chunk": chunk}]}
-            got = self.collection.get(where=where, include=["documents", "metadatas"], limit=1)
+            got = self.collection.get(where=where, include=["documents", "metadatas"])
             rows = zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
             for cid, text, meta in rows:
-                found[(source, doc, chunk)] = _hit(cid, text, dict(meta or {}), 0.0)
+                if visible(meta):
+                    found[(source, doc, chunk)] = _hit(cid, text, dict(meta or {}), 0.0)
         return found
 
     def sources(self) -> Counter[str]:
@@ -435,16 +466,18 @@ class KnowledgeStore:
             result["distances"][0],
             strict=True,
         ):
-            hits.append(_hit(cid, text, dict(meta or {}), 1.0 - float(dist)))
+            if visible(meta):  # hidden: an ingest's unpublished or retired entry
+                hits.append(_hit(cid, text, dict(meta or {}), 1.0 - float(dist)))
         return hits
 
     def vectors_found(self, ids: Sequence[str]) -> dict[str, list[float]]:
-        """Stored vectors of those of the given entries that are still there (a writer may have
-        replaced some since a search returned them)."""
+        """Stored vectors of those of the given entries that are still there and published (a writer
+        may have replaced some since a search returned them)."""
         if not ids:
             return {}
-        got = self.collection.get(ids=list(ids), include=["embeddings"])
-        return {cid: list(map(float, vec)) for cid, vec in zip(got["ids"], got["embeddings"], strict=True)}
+        got = self.collection.get(ids=list(ids), include=["embeddings", "metadatas"])
+        rows = zip(got["ids"], got["embeddings"], got["metadatas"] or [{}] * len(got["ids"]), strict=True)
+        return {cid: list(map(float, vec)) for cid, vec, meta in rows if visible(meta)}
 
     def vectors(self, ids: Sequence[str]) -> list[list[float]]:
         """Stored vectors of the given chunks, in the order asked."""
@@ -466,6 +499,11 @@ class KnowledgeStore:
         norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
         sims = matrix @ query / np.where(norms == 0, 1.0, norms)
         return {cid: float(min(1.0, max(0.0, s))) for cid, s in zip(ids, sims, strict=True)}
+
+
+def visible(meta: Mapping[str, Any] | None) -> bool:
+    """Whether readers see an entry: all but those an ingest has not published yet or has retired."""
+    return (meta or {}).get(PUBLISHED, True) is not False
 
 
 def _hit(cid: str, text: str | None, meta: dict[str, Scalar], similarity: float) -> SearchHit:

@@ -67,6 +67,7 @@ def check(
             (report.bad_vectors, "chunks without a vector of the recorded dimension"),
             (report.mixed, "files with chunks of two versions (an interrupted update)"),
             (report.incomplete, "files with fewer chunks than they record (an interrupted write)"),
+            (report.unpublished, "files with unpublished chunks (an interrupted update)"),
             (report.leftovers, "leftover collections of an interrupted re-embedding"),
         ]
         for items, what in lines:

@@ -27,7 +27,7 @@ from babelrag.agents.service.schemas import (
     WriteRequest,
 )
 from babelrag.stores.errors import ConfigError
-from babelrag.stores.knowledge_store import SearchHit
+from babelrag.stores.knowledge_store import SearchHit, visible
 
 if TYPE_CHECKING:
     from babelrag.agents.runtime import Runtime
@@ -255,7 +255,7 @@ class Service:
         rt = self.runtime_for(kb)
         store = rt.catalog().open(rt.settings.kb)
         got = store.collection.get(ids=[chunk_id], include=["documents", "metadatas"])
-        if not got["ids"]:
+        if not got["ids"] or not visible((got["metadatas"] or [{}])[0]):
             raise NotFoundError(f"knowledge base {kb!r} has no passage {chunk_id!r}")
         meta = dict((got["metadatas"] or [{}])[0] or {})
         hit = SearchHit(

@@ -196,3 +196,75 @@ class TestExportImport:
         path.write_bytes(content)
         with pytest.raises(StoreError):
             import_jsonl(open_chroma_client(tmp_path / "c"), path)
+
+
+class Stop(BaseException):
+    """A crash at a chosen write (a BaseException, as SIGKILL's stand-in: nothing catches it)."""
+
+
+def texts_of(store: KnowledgeStore, source: str) -> set[str]:
+    return {hit.text for hit in store.passages_of(source)}
+
+
+class TestPublishing:
+    """A file's new version is written hidden and published by one write (issue 15, point 2)."""
+
+    def test_an_update_stopped_before_publishing_shows_the_old_version_and_the_next_run_the_new(
+        self, kb, tmp_path, monkeypatch
+    ) -> None:
+        ingestor, folder = kb
+        store, long = ingestor.store, folder / "long.txt"
+        source = str(long.resolve())
+        old = texts_of(store, source)
+        long.write_text(LONG.replace("Paragraph 29", "The last paragraph"), encoding="utf-8")
+
+        def crash(*args, **kwargs):
+            raise Stop
+
+        with monkeypatch.context() as patch:
+            patch.setattr(store, "update_metadata", crash)
+            with pytest.raises(Stop):
+                ingestor.ingest([long])
+        hidden = [m for m in store.chunks_of(source).values() if m.get("published") is False]
+        assert hidden, "the new chunks are in the store, hidden"
+        assert texts_of(store, source) == old
+        vector = store.embedder.embed_query("the last paragraph")
+        found = store.search_by_vector(vector, k=100)
+        assert {h.text for h in found if h.source == source and h.heading_of is None} <= old
+        report = check(store)
+        assert report.unpublished == [source] and source in report.damaged_sources and not report.ok
+
+        assert ingestor.ingest([long]).updated == [source]
+        new = texts_of(store, source)
+        assert new != old and any("The last paragraph" in t for t in new)
+        assert all(m.get("published") is True for m in store.chunks_of(source).values())
+        assert check(store).ok
+
+    def test_a_new_file_larger_than_one_write_appears_only_when_published(
+        self, kb, tmp_path, monkeypatch
+    ) -> None:
+        ingestor, folder = kb
+        store = ingestor.store
+        extra = folder / "extra.txt"
+        extra.write_text(LONG.replace("river stones", "glacier ice"), encoding="utf-8")
+        source = str(extra.resolve())
+        monkeypatch.setattr(store, "max_write", lambda: 2)  # several writes: hidden until published
+        calls = []
+        upsert = store.upsert
+
+        def upsert_then_crash(*args, **kwargs):
+            upsert(*args, **kwargs)
+            calls.append(1)
+            raise Stop
+
+        with monkeypatch.context() as patch:
+            patch.setattr(store, "upsert", upsert_then_crash)
+            with pytest.raises(Stop):
+                ingestor.ingest([extra])
+        assert calls and store.chunks_of(source) and texts_of(store, source) == set()
+        assert source not in store.sources()
+        report = ingestor.ingest([extra])
+        assert report.added == [source] and report.chunks_embedded == 0, "the hidden chunks are kept"
+        assert len(texts_of(store, source)) == len(
+            [m for m in store.chunks_of(source).values() if "heading_of" not in m]
+        )
