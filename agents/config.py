@@ -184,12 +184,20 @@ class RetrievalSettings(_Section):
     )
     lexical: bool = Field(False, description="Also fuse in BM25 lexical search (CJK-aware tokens).")
     fetch_k: int = Field(20, ge=1, le=500, description="Hits taken from each list before fusion.")
+    merge: Literal["mean", "rank"] = Field(
+        "mean",
+        description="How the rankings of the question and its translations are combined: mean = by "
+        "each passage's mean cosine over them (the centroid query); rank = reciprocal rank fusion of "
+        "their lists. Debian Reference, 6 languages: mean +.00 to +.03 MRR@10 on titles and openings "
+        "but German titles (-.002) and French openings (-.001).",
+    )
     rrf_k: int = Field(60, ge=0, le=1000, description="Reciprocal rank fusion constant.")
     translation_weight: float = Field(
         2.0,
         ge=0,
         le=10,
-        description="Weight of translated-query lists in the rank fusion (1 = equal).",
+        description="Weight of translated-query lists in a rank fusion (1 = equal): their BM25 lists, "
+        "and their dense lists with merge = rank.",
     )
 
 

@@ -1,13 +1,18 @@
-"""Cross-lingual retrieval: the query and its translations searched, fused by rank.
+"""Cross-lingual retrieval: the query and its translations searched, merged by mean cosine.
 
-Each query ranks the chunks it fetched by their exact cosine to it, and a heading entry
-(``stores/context.py``) lends its cosine, less ``heading_margin``, to the chunk it heads: a short
-query that names a section then finds it (Debian Reference titles, README "How well it works").
-The lists (and BM25's, when lexical search is on) are fused by reciprocal rank, translated queries
-weighted: agreement between the question and its translation outranks one list's high cosine, which
-a passage in the question's own language gets for the question alone. Each part (translation,
-headings, BM25) can be switched off, so its effect can be measured. A hit's ``score`` is its best
-score in any dense list.
+Each query version (the question, each translation) fetches chunks, and every chunk any of them
+found is scored against every version by exact cosine; a heading entry (``stores/context.py``)
+lends its cosine, less ``heading_margin``, to the chunk it heads: a short query that names a
+section then finds it (Debian Reference titles, README "How well it works"). The chunks are ranked
+by their mean score over the versions (``merge="mean"``, the default): the ranking of the versions'
+centroid, so agreement between the question and its translation counts, and by how much. A passage
+in the question's own language that only the question likes (high cosine for the question, low for
+the translation) does not outrank the answer both like, which a best-cosine merge lets happen, and
+one wrong translation costs less than in a rank fusion of two lists, where a passage both rank
+middling outranks the one that a list ranks first. ``merge="rank"`` fuses the versions' lists by
+reciprocal rank instead (the earlier default). BM25 lists, when lexical search is on, are fused
+with the dense ranking by reciprocal rank. Each part (translation, headings, BM25) can be switched
+off, so its effect can be measured. A hit's ``score`` is its best score for any version.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -61,7 +66,8 @@ class CrossLingualRetriever(BaseRetriever):
     k: int = Field(5, ge=1)
     fetch_k: int = Field(20, ge=1)
     rrf_k: int = Field(60, ge=0)
-    translation_weight: float = Field(1.0, ge=0.0)  # weight of translated-query BM25 lists in the fusion
+    translation_weight: float = Field(1.0, ge=0.0)  # weight of translated-query lists in a rank fusion
+    merge: Literal["mean", "rank"] = "mean"  # how the query versions' dense rankings are combined
     use_headings: bool = True  # heading entries stand for the chunk they head
     heading_margin: float = Field(0.02, ge=0.0, le=1.0)  # ... at this much less than their cosine
     target_languages: tuple[str, ...] = ()
@@ -119,8 +125,8 @@ class CrossLingualRetriever(BaseRetriever):
             index = self.lexical()
             for name, text in queries.items():
                 ranked[f"lexical:{name}"] = index.search(text, k=fetch, lang=self.lang, where=self.where)
-        if len(ranked) == 1:
-            hits = self._grouped(distinct(ranked["original"], key), query, lang)[:k]
+        if len(ranked) == 1 and "original" in ranked:  # one query, no fusion (merged versions: rrf kept)
+            hits = self._grouped(distinct(next(iter(ranked.values())), key), query, lang)[:k]
         else:
             hits = self._fuse(ranked, vectors, k, key, query, lang)
         timings["retrieve_s"] = time.perf_counter() - started
@@ -148,8 +154,10 @@ class CrossLingualRetriever(BaseRetriever):
     def _dense_lists(
         self, found: Mapping[str, Sequence[SearchHit]], vectors: Mapping[str, Sequence[float]]
     ) -> dict[str, list[SearchHit]]:
-        """Each query's list of chunks by exact cosine, a heading lending its cosine (less the margin)
-        to the chunk it heads; ``matched_by`` says ``heading:NAME`` where a heading ranked a chunk."""
+        """Each query version's list of the chunks it fetched, by exact cosine, a heading lending its
+        cosine (less the margin) to the chunk it heads; ``matched_by`` says ``heading:NAME`` where a
+        heading ranked a chunk. With ``merge="mean"`` and several versions, one list instead: every
+        chunk any version fetched, by its mean score over all versions."""
         entries = {hit.id: hit for hits in found.values() for hit in hits}
         cosines = self._cosines(list(entries), vectors)
         chunks: dict[tuple[str, Scalar, int], SearchHit] = {}
@@ -166,22 +174,40 @@ class CrossLingualRetriever(BaseRetriever):
             extra = self.store.chunks_at(missing)
             chunks.update(extra)
             cosines.update(self._cosines([hit.id for hit in extra.values()], vectors))
-        lists: dict[str, list[SearchHit]] = {}
-        for name, hits in found.items():
-            places = {_place(h) if h.heading_of is None else _place(h, h.heading_of) for h in hits}
-            scored = []
-            for place in places & chunks.keys():
-                hit = chunks[place]
-                score, via = cosines.get(hit.id, {}).get(name, -1.0), name
+        fetched_by = {
+            name: {_place(h) if h.heading_of is None else _place(h, h.heading_of) for h in hits}
+            for name, hits in found.items()
+        }
+        table: dict[tuple[str, Scalar, int], dict[str, tuple[float, str]]] = {}
+        for place, hit in chunks.items():
+            if hit.id not in cosines:
+                continue
+            row = {}
+            for name in vectors:
+                score, via = cosines[hit.id][name], name
                 for head in heads.get(place, ()):
                     if (lent := cosines[head][name] - self.heading_margin) > score:
                         score, via = lent, f"heading:{name}"
-                scored.append(
-                    replace(
-                        hit, score=min(1.0, max(0.0, score)), metadata={**hit.metadata, "matched_by": via}
-                    )
-                )
-            lists[name] = sorted(scored, key=lambda h: (-h.score, h.id))
+                row[name] = (min(1.0, max(0.0, score)), via)
+            table[place] = row
+
+        def scored(place: tuple[str, Scalar, int], score: float, via: str, **extra: Scalar) -> SearchHit:
+            hit = chunks[place]
+            return replace(hit, score=score, metadata={**hit.metadata, "matched_by": via, **extra})
+
+        if self.merge == "mean" and len(found) > 1:
+            merged = []
+            for place, row in table.items():
+                mean = sum(score for score, _ in row.values()) / len(row)
+                via = ",".join(row[n][1] for n in found if place in fetched_by[n])
+                best = max(score for score, _ in row.values())
+                merged.append((mean, scored(place, best, via, mean=round(mean, 5))))
+            merged.sort(key=lambda pair: (-pair[0], -pair[1].score, pair[1].id))
+            return {"dense": [hit for _, hit in merged]}
+        lists: dict[str, list[SearchHit]] = {}
+        for name in found:
+            hits = [scored(place, *table[place][name]) for place in fetched_by[name] & table.keys()]
+            lists[name] = sorted(hits, key=lambda h: (-h.score, h.id))
         return lists
 
     def _cosines(self, ids: list[str], vectors: Mapping[str, Sequence[float]]) -> dict[str, dict[str, float]]:

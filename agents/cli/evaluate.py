@@ -72,7 +72,8 @@ def retrieval_cmd(
     modes: Annotated[
         str,
         typer.Option(
-            help="Comma-separated: dense, translated, fused, fused+lexical, dense+lexical, fused@W "
+            help="Comma-separated: dense, translated, fused, fused-rank (versions fused by rank), "
+            "fused+lexical, dense+lexical, fused@W "
             "(translations weigh W), whole-doc (the embedder on whole documents: the reference line)."
         ),
     ] = "dense,translated,fused,fused+lexical",

@@ -67,8 +67,11 @@ def retrieval_modes(
     target = corpus_language(dataset)
     built: dict[str, Mode] = {}
 
-    def through(translate: bool, lexical: bool, weight: float | None = None) -> Mode:
+    def through(
+        translate: bool, lexical: bool, weight: float | None = None, merge: str | None = None
+    ) -> Mode:
         retriever = rt.cross_lingual_retriever(
+            merge=merge,
             k=fetch,
             translate=translate,
             lexical=lexical,
@@ -95,6 +98,8 @@ def retrieval_modes(
             built[name] = translated
         elif name == "fused":
             built[name] = through(True, False)
+        elif name == "fused-rank":  # the question's and translations' lists fused by rank
+            built[name] = through(True, False, merge="rank")
         elif name == "fused+lexical":
             built[name] = through(True, True)
         elif name == "dense+lexical":
@@ -103,9 +108,10 @@ def retrieval_modes(
             built[name] = whole_document_mode(rt, dataset, k=k)
         elif name.startswith(("fused@", "fused+lexical@")):  # e.g. fused@3: translation lists weigh 3
             base, _, weight = name.partition("@")
-            built[name] = through(True, base == "fused+lexical", _weight(weight, name))
+            merge = "rank" if base == "fused" else None  # a weight only tells in a rank fusion
+            built[name] = through(True, base == "fused+lexical", _weight(weight, name), merge)
         else:
-            choices = ", ".join((*MODES, "dense+lexical", "whole-doc", "fused@W"))
+            choices = ", ".join((*MODES, "dense+lexical", "fused-rank", "whole-doc", "fused@W"))
             raise ValueError(f"unknown mode {name!r}; choose from {choices}")
     return built
 

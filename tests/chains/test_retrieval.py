@@ -129,11 +129,27 @@ class TestScoresAndFusion:
         git = next(h for h in result.hits if name_of(h) == "git.txt")
         assert original[git.id] < 0.1 < 0.5 < git.score, "the translation's cosine, which found it"
 
+    def test_versions_are_merged_by_mean_cosine(self, store, translator) -> None:
+        """By default every chunk either version fetched is ranked by its mean cosine over the
+        question and its translation (the centroid's ranking), scored by its best one."""
+        retriever = make_retriever(store, translator, k=4, fetch_k=4, use_headings=False)
+        result = retriever.retrieve(QUERY)
+        assert result.translations == {"zh": QUERY_ZH} and len(result.hits) == 4
+        vectors = store.embedder.embed_queries([QUERY, QUERY_ZH])
+        for hit in result.hits:
+            assert set(hit.metadata["matched_by"].split(",")) <= {"original", "translation:zh"}
+            cosines = [store.cosine_scores(v, [hit.id])[hit.id] for v in vectors]
+            assert hit.metadata["mean"] == pytest.approx(sum(cosines) / 2, abs=1e-4)
+            assert hit.score == pytest.approx(max(cosines), abs=1e-4)
+            assert hit.metadata["rrf"] > 0, "the JSON contract keeps the fusion score"
+        means = [h.metadata["mean"] for h in result.hits]
+        assert means == sorted(means, reverse=True)
+        assert name_of(result.hits[0]) == "git.txt", "the passage both versions like comes first"
+
     def test_lists_are_fused_by_rank(self, store, translator) -> None:
-        """Each query ranks by its own cosine and the ranks are fused: agreement between the question
-        and its translation outranks one list's high cosine (a passage in the question's language
-        scores high for the question alone)."""
-        result = make_retriever(store, translator, k=4, fetch_k=4).retrieve(QUERY)
+        """With merge="rank", each query ranks by its own cosine and the ranks are fused: agreement
+        between the question and its translation outranks one list's high cosine."""
+        result = make_retriever(store, translator, k=4, fetch_k=4, merge="rank").retrieve(QUERY)
         allowed = {"original", "translation:zh", "heading:original", "heading:translation:zh"}
         for hit in result.hits:
             assert set(hit.metadata["matched_by"].split(",")) <= allowed
