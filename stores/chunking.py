@@ -35,7 +35,7 @@ _ITEM = (
     r"|\d{1,3}、|[一二三四五六七八九十]+、|（[一二三四五六七八九十\d]+）|\||[^\n]*?\s\|\s)"
 )
 _BEFORE_ITEM = re.compile(rf"\n(?={_ITEM})")
-_AFTER_ITEM = re.compile(rf"^{_ITEM}[^\n]*(?=\n)", re.MULTILINE)
+_AFTER_ITEM = re.compile(rf"^(?>{_ITEM})[^\n]*+(?=\n)", re.MULTILINE)  # atomic: linear on a long line
 _CLAUSE_END = re.compile(rf"[，、；：]+[{_CLOSERS}]*\s*|[,;:]\s+")
 _INITIALS = re.compile(r"(?:[A-Za-zÀ-ž]\.)*[A-Za-zÀ-ž]")  # J. R. R. Tolkien, z. B., e.g., U.S.
 # fmt: off
