@@ -116,11 +116,15 @@ class CrossLingualRetriever(BaseRetriever):
         vectors = dict(zip(queries, self.store.embedder.embed_queries(list(queries.values())), strict=True))
         key = document_key if self.group_documents else chunk_key
         fetch = max(self.fetch_k, 3 * k if self.group_documents else k)  # documents hold several chunks
-        found = {
-            name: self.store.search_by_vector(vec, k=fetch, lang=self.lang, where=self.where)
-            for name, vec in vectors.items()
-        }
-        ranked: dict[str, Sequence[SearchHit]] = dict(self._dense_lists(found, vectors))
+
+        def read() -> dict[str, list[SearchHit]]:  # several store reads: again if a file was published
+            found = {
+                name: self.store.search_by_vector(vec, k=fetch, lang=self.lang, where=self.where)
+                for name, vec in vectors.items()
+            }
+            return self._dense_lists(found, vectors)
+
+        ranked: dict[str, Sequence[SearchHit]] = dict(self.store.consistent(read))
         if self.use_lexical and self.lexical is not None:
             index = self.lexical()
             for name, text in queries.items():

@@ -397,7 +397,7 @@ class Ingestor:
             )
             if not at_once:
                 shown = new + kept
-                self.store.update_metadata(
+                self.store.publish(
                     [plan.ids[i] for i in shown] + plan.stale,
                     [{**plan.metadatas[i], PUBLISHED: True} for i in shown]
                     + [{PUBLISHED: False}] * len(plan.stale),

@@ -10,9 +10,12 @@ process changed them: the client may be a Chroma server that others write to too
 An ingest publishes a file's new version at once: its new entries are written hidden
 (``published: False``), then one write shows them and hides the stale ones, then the stale ones are
 deleted. Every read here leaves hidden entries out, so a reader sees a file's old entries or its new
-ones, never both and never half (one Chroma write is atomic for readers: 4,096 entries, Chroma's
-largest batch, which a file exceeds only past ~800,000 tokens). Entries without the key (knowledge
-bases written before it) are published.
+ones, never both and never half. Chroma reads in steps (the ids a filter matches, then their
+records), so a read can straddle that one write: the writer marks the collection while it publishes
+(``publishing``, with the time) and replaces the revision token after, and a reader that saw the mark
+or a different token after its read than before reads again (a seqlock: :meth:`consistent`). A
+file is published by one write up to 4,096 entries (Chroma's largest batch; past ~800,000 tokens it
+takes several). Entries without the key (knowledge bases written before it) are published.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from langchain_core.documents import Document
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
+T = TypeVar("T")
 SCHEMA_VERSION = 1
 COLLECTION_PREFIX = "kb-"
 #: Metadata of a knowledge base's old index while a re-embedding swaps the new one in: the name.
@@ -47,6 +51,10 @@ HEADING_OF = "heading_of"
 #: Metadata of an entry an ingest has written but not yet shown, or retired but not yet deleted:
 #: ``False``. Readers leave such entries out (see the module's docstring).
 PUBLISHED = "published"
+#: Collection metadata while an ingest publishes a file's new version: the time it began.
+PUBLISHING = "publishing"
+#: A publishing mark older than this is taken to be left by a writer that died while publishing.
+_PUBLISH_STALE_S = 10.0
 #: How long a reader waits when it finds a knowledge base between a re-embedding's two renames.
 _SWAP_WAIT_S = 0.5
 Scalar = str | int | float | bool
@@ -259,6 +267,35 @@ class KnowledgeStore:
             )
         self._changed(len(ids))
 
+    def publish(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Scalar]]) -> None:
+        """:meth:`update_metadata` for the write that shows a file's new version and hides its old one:
+        the collection is marked while it runs, so a reader that overlaps it reads again."""
+        if not ids:
+            return
+        self.collection.modify(metadata={**self.metadata, PUBLISHING: time.time(), **_writer_stamp()})
+        self.update_metadata(ids, metadatas)  # its new revision token clears the mark
+
+    def consistent(self, read: Callable[[], T], *, attempts: int = 50) -> T:
+        """``read()``, again while a publishing write overlapped it (the mark was up, or the revision
+        token changed during it); after ``attempts`` the last result stands."""
+        for _ in range(attempts):
+            before = self._read_token()
+            if before is None:  # a writer is publishing: it takes milliseconds
+                time.sleep(0.002)
+                continue
+            result = read()
+            if self._read_token() == before:
+                return result
+        return read()
+
+    def _read_token(self) -> str | None:
+        """The revision token, or None while a (live) writer is publishing."""
+        meta = self.client.get_collection(self._collection_name, embedding_function=None).metadata or {}
+        since = meta.get(PUBLISHING)
+        if isinstance(since, int | float) and time.time() - since < _PUBLISH_STALE_S:
+            return None
+        return str(meta.get("revision", ""))
+
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         for start, stop in self._batches(len(ids)):
@@ -269,8 +306,8 @@ class KnowledgeStore:
         """A new revision token, written after the change it announces (so a reader that sees it
         also sees the change). ``modify`` replaces the metadata: the rest is carried over."""
         if n:
-            meta = {**self.metadata, "revision": uuid.uuid4().hex, **_writer_stamp()}
-            self.collection.modify(metadata=meta)
+            meta = {k: v for k, v in self.metadata.items() if k != PUBLISHING}
+            self.collection.modify(metadata={**meta, "revision": uuid.uuid4().hex, **_writer_stamp()})
 
     def revision(self) -> str:
         """A token that changes whenever any client changed this knowledge base's chunks.
@@ -334,8 +371,10 @@ class KnowledgeStore:
 
     def passages_of(self, source: str, *, headings: bool = False) -> list[SearchHit]:
         """The published chunks of one source as hits (score 0), in document order: all of its old
-        version or all of its new one while an ingest rewrites it (one read)."""
-        got = self.collection.get(where={"source": source}, include=["documents", "metadatas"])
+        version or all of its new one while an ingest rewrites it."""
+        got = self.consistent(
+            lambda: self.collection.get(where={"source": source}, include=["documents", "metadatas"])
+        )
         hits = [
             _hit(cid, text, dict(meta or {}), 0.0)
             for cid, text, meta in zip(
@@ -452,11 +491,13 @@ class KnowledgeStore:
             raise StoreError(f"k must be at least 1, got {k}")
         # no count() first: it costs more than the query itself on large collections, and Chroma
         # returns fewer hits by itself when the collection holds fewer than k
-        result = self.collection.query(
-            query_embeddings=[list(vector)],
-            n_results=k,
-            where=build_where(lang=lang, where=where),
-            include=["metadatas", "documents", "distances"],
+        result = self.consistent(
+            lambda: self.collection.query(
+                query_embeddings=[list(vector)],
+                n_results=k,
+                where=build_where(lang=lang, where=where),
+                include=["metadatas", "documents", "distances"],
+            )
         )
         hits = []
         for cid, text, meta, dist in zip(
@@ -502,8 +543,9 @@ class KnowledgeStore:
 
 
 def visible(meta: Mapping[str, Any] | None) -> bool:
-    """Whether readers see an entry: all but those an ingest has not published yet or has retired."""
-    return (meta or {}).get(PUBLISHED, True) is not False
+    """Whether readers see an entry: all but those an ingest has not published yet or has retired,
+    and those deleted since a query's index search found them (their records come back empty)."""
+    return bool(meta) and meta.get(PUBLISHED, True) is not False
 
 
 def _hit(cid: str, text: str | None, meta: dict[str, Scalar], similarity: float) -> SearchHit:

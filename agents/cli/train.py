@@ -351,7 +351,7 @@ def _prompts(model: Any, roles: str = "query,document") -> tuple[str, ...]:
     out = []
     for role in (r.strip() for r in roles.split(",") if r.strip()):
         if role not in names:
-            raise ConfigError(f"unknown role {role!r}", hint="--roles takes query, document or both")
+            raise ConfigError(f"unknown role {role!r}", hint="--roles takes query, document, or both as query,document")
         out += [prompts[k] for k in names[role] if prompts.get(k)][:1]
     return tuple(out)
 

@@ -161,7 +161,10 @@ def test_readers_see_all_of_the_old_or_all_of_the_new_chunks_of_a_file_never_bot
     code, out, _ = finish(search)
     assert code == 0 and json.loads(out)
     seen = [json.loads(finish(r, timeout=120)[1]) for r in readers]
-    assert updates >= 2 and all(s["reads"] > 10 for s in seen)
+    assert updates >= 2 and all(s["reads"] > 10 and s["searches"] > 10 for s in seen)
     assert [s["half"] for s in seen] == [[], []], "a reader saw a half-written file"
     assert [s["both"] for s in seen] == [0, 0], "a reader saw chunks of both versions"
-    print(f"\nreaders: {[s['reads'] for s in seen]} reads during {updates} updates, each of one version")
+    print(
+        f"\nreaders: {[s['reads'] for s in seen]} reads of the file and {[s['searches'] for s in seen]} "
+        f"searches during {updates} updates: none saw half of the file or chunks of both versions"
+    )
