@@ -49,6 +49,28 @@ def numbered_sentences(n: int, *, seed: int = 7) -> list[str]:
 
 
 class TestSplitSentences:
+    def test_a_long_line_with_table_pipes_takes_time_linear_in_its_length(self) -> None:
+        """Regression: the table-row pattern backtracked over the whole line once per " | ", so a
+        1 MB line of Markdown-ish text took 20 s. Eight times the text must take about eight times
+        as long (quadratic would be 64x; the bound leaves room for a busy machine)."""
+        import time
+
+        unit = "Cells | like | these, and a sentence without an end "
+
+        def seconds(repeats: int) -> float:
+            text = unit * repeats
+            started = time.perf_counter()
+            assert "".join(split_sentences(text)) == text
+            return time.perf_counter() - started
+
+        seconds(200)  # warm the regex caches
+        small, large = min(seconds(1_000) for _ in range(3)), min(seconds(8_000) for _ in range(3))
+        assert large < 24 * max(small, 1e-3), (small, large)
+
+    def test_a_table_row_is_still_a_sentence_of_its_own(self) -> None:
+        text = "Intro line.\n| a | b |\nAfter the table.\n"
+        assert "| a | b |\n" in split_sentences(text)
+
     def test_chinese_needs_no_space_and_keeps_closing_quotes(self) -> None:
         text = "我今天很开心。你呢？他说：「好的。」然后走了！真的吗？！好吧；明天见"
         assert split_sentences(text) == [
