@@ -4,8 +4,9 @@ Each query version (the question, each translation) fetches chunks, and every ch
 found is scored against every version by exact cosine; a heading entry (``stores/context.py``)
 lends its cosine, less ``heading_margin``, to the chunk it heads: a short query that names a
 section then finds it (Debian Reference titles, README "How well it works"). The chunks are ranked
-by their mean score over the versions (``merge="mean"``, the default): the ranking of the versions'
-centroid, so agreement between the question and its translation counts, and by how much. A passage
+by their mean score over the versions, translations weighted (``merge="mean"``, the default): the
+ranking of the versions' weighted centroid, so agreement between the question and its translation
+counts, and by how much. A passage
 in the question's own language that only the question likes (high cosine for the question, low for
 the translation) does not outrank the answer both like, which a best-cosine merge lets happen, and
 one wrong translation costs less than in a rank fusion of two lists, where a passage both rank
@@ -66,7 +67,7 @@ class CrossLingualRetriever(BaseRetriever):
     k: int = Field(5, ge=1)
     fetch_k: int = Field(20, ge=1)
     rrf_k: int = Field(60, ge=0)
-    translation_weight: float = Field(1.0, ge=0.0)  # weight of translated-query lists in a rank fusion
+    translation_weight: float = Field(1.0, ge=0.0)  # weight of translated queries in the mean or rank fusion
     merge: Literal["mean", "rank"] = "mean"  # how the query versions' dense rankings are combined
     use_headings: bool = True  # heading entries stand for the chunk they head
     heading_margin: float = Field(0.02, ge=0.0, le=1.0)  # ... at this much less than their cosine
@@ -200,9 +201,10 @@ class CrossLingualRetriever(BaseRetriever):
             return replace(hit, score=score, metadata={**hit.metadata, "matched_by": via, **extra})
 
         if self.merge == "mean" and len(found) > 1:
+            weight = {n: self.translation_weight if n.startswith("translation:") else 1.0 for n in vectors}
             merged = []
             for place, row in table.items():
-                mean = sum(score for score, _ in row.values()) / len(row)
+                mean = sum(weight[n] * score for n, (score, _) in row.items()) / sum(weight.values())
                 via = ",".join(row[n][1] for n in found if place in fetched_by[n])
                 best = max(score for score, _ in row.values())
                 merged.append((mean, scored(place, best, via, mean=round(mean, 5))))

@@ -131,15 +131,17 @@ class TestScoresAndFusion:
 
     def test_versions_are_merged_by_mean_cosine(self, store, translator) -> None:
         """By default every chunk either version fetched is ranked by its mean cosine over the
-        question and its translation (the centroid's ranking), scored by its best one."""
-        retriever = make_retriever(store, translator, k=4, fetch_k=4, use_headings=False)
+        question and its translation (translations weighted), scored by its best one."""
+        retriever = make_retriever(
+            store, translator, k=4, fetch_k=4, use_headings=False, translation_weight=2
+        )
         result = retriever.retrieve(QUERY)
         assert result.translations == {"zh": QUERY_ZH} and len(result.hits) == 4
         vectors = store.embedder.embed_queries([QUERY, QUERY_ZH])
         for hit in result.hits:
             assert set(hit.metadata["matched_by"].split(",")) <= {"original", "translation:zh"}
             cosines = [store.cosine_scores(v, [hit.id])[hit.id] for v in vectors]
-            assert hit.metadata["mean"] == pytest.approx(sum(cosines) / 2, abs=1e-4)
+            assert hit.metadata["mean"] == pytest.approx((cosines[0] + 2 * cosines[1]) / 3, abs=1e-4)
             assert hit.score == pytest.approx(max(cosines), abs=1e-4)
             assert hit.metadata["rrf"] > 0, "the JSON contract keeps the fusion score"
         means = [h.metadata["mean"] for h in result.hits]

@@ -53,7 +53,7 @@ def test_a_streamed_answer_in_chinese_cites_the_english_passage(server) -> None:
     assert result["lang"] == "zh" and not result["no_answer"], result
     # the passage's fact: a fish-shaped waterproof bag (the 0.5B names it, or describes it)
     assert any(t in result["answer"].casefold() for t in ("wickelfisch", "waterproof", "防水", "鱼")), result
-    assert any(s["source"].endswith("faq.jsonl") and s["lang"] == "en" for s in result["sources"])
+    assert any(s["source"].endswith("faq.jsonl") and s["lang"] == "en" for s in result["sources"]), result
 
 
 @pytest.mark.slow
