@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -466,7 +465,7 @@ def _too_large(size: int, limit: int) -> str:
 def remove_sources(store: KnowledgeStore, paths: Iterable[Path | str]) -> RemoveReport:
     """Delete every chunk of the given files, or of all files below the given folders."""
     report = RemoveReport()
-    sources = Counter(str(m.get("source", "")) for _, _, m in store.iter_chunks(hidden=True))
+    sources = {str(m.get("source", "")) for _, _, m in store.iter_chunks(hidden=True)}
     for raw in paths:
         key = str(raw) if is_record_source(str(raw)) else source_key(Path(raw))
         matched = [s for s in sources if s == key or s.startswith(key.rstrip("/") + "/")]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
@@ -161,6 +162,7 @@ class KnowledgeStore:
         self._embedder = embedder
         self.collection = self._create_new() if exclusive else self._open(create)
         self._languages: tuple[str, Counter[str]] | None = None
+        self._reading = threading.local()  # depth of consistent reads, per thread
 
     @property
     def embedder(self) -> TextEmbedder:
@@ -277,20 +279,27 @@ class KnowledgeStore:
 
     def consistent(self, read: Callable[[], T], *, attempts: int = 50) -> T:
         """``read()``, again while a publishing write overlapped it (the mark was up, or the revision
-        token changed during it); after ``attempts`` the last result stands."""
-        for _ in range(attempts):
-            before = self._read_token()
-            if before is None:  # a writer is publishing: it takes milliseconds
-                time.sleep(0.002)
-                continue
-            result = read()
-            if self._read_token() == before:
-                return result
-        return read()
+        token changed during it); after ``attempts`` the last result stands. Inside another
+        consistent read (a retriever's several searches) it just reads: the outer one checks."""
+        if getattr(self._reading, "depth", 0):
+            return read()
+        self._reading.depth = 1
+        try:
+            for _ in range(attempts):
+                before = self._read_token()
+                if before is None:  # a writer is publishing: it takes milliseconds
+                    time.sleep(0.002)
+                    continue
+                result = read()
+                if self._read_token() == before:
+                    return result
+            return read()
+        finally:
+            self._reading.depth = 0
 
     def _read_token(self) -> str | None:
         """The revision token, or None while a (live) writer is publishing."""
-        meta = self.client.get_collection(self._collection_name, embedding_function=None).metadata or {}
+        meta = self._current().metadata or {}
         since = meta.get(PUBLISHING)
         if isinstance(since, int | float) and time.time() - since < _PUBLISH_STALE_S:
             return None
@@ -315,6 +324,14 @@ class KnowledgeStore:
         Asks the server each time (one small request). A collection replaced under the same name
         (re-embedded by another process) is adopted here, and checked against the embedder again.
         """
+        current = self._current()
+        meta = current.metadata or {}
+        # knowledge bases written before revisions existed: the chunk count stands in until a write
+        return str(meta.get("revision") or f"count:{current.count()}")
+
+    def _current(self) -> Collection:
+        """The collection under this knowledge base's name now (one small request), adopted if
+        another process replaced it (re-embedded), or a clear error if it is gone."""
         from chromadb.errors import NotFoundError
 
         try:
@@ -329,9 +346,7 @@ class KnowledgeStore:
             if self._embedder is not None:
                 self._check_embedder(current.metadata or {})
             self.collection = current
-        meta = current.metadata or {}
-        # knowledge bases written before revisions existed: the chunk count stands in until a write
-        return str(meta.get("revision") or f"count:{current.count()}")
+        return current
 
     def max_write(self) -> int:
         """The most entries one write takes (one write is atomic for readers)."""
