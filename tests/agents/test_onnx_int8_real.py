@@ -57,3 +57,13 @@ def test_int8_ranks_the_answering_passage_first_as_fp32_does(int8_embeddings, e5
         tops[name] = (queries @ passages.T).argmax(axis=1).tolist()
     assert tops["int8"] == tops["fp32"]
     assert all(top in answers[i] for i, top in enumerate(tops["int8"])), tops
+
+
+def test_a_texts_int8_vector_is_the_same_alone_and_among_others(int8_embeddings) -> None:
+    """Activations are quantized with one scale per run: batched, a passage moved with its
+    batch-mates; run alone, it does not (a re-ingest or a reembed reproduces the vectors)."""
+    alone = np.asarray([int8_embeddings.embed_documents([text])[0] for text in PASSAGES])
+    together = np.asarray(int8_embeddings.embed_documents(PASSAGES))
+    np.testing.assert_array_equal(alone, together)
+    query = np.asarray(int8_embeddings.embed_query(QUERIES[1]))
+    np.testing.assert_array_equal(query, np.asarray(int8_embeddings.embed_queries(QUERIES)[1]))
