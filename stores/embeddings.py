@@ -125,12 +125,12 @@ class OnnxSentenceEncoder:
     tokenizer are loaded by the composition root.
 
     An int8 graph quantizes activations with one scale per run, so in a batch a text's vector
-    moves with its batch-mates (and their padding): a passage came out at cosine 0.991 to itself
-    embedded alone, and the same search ranked differently depending on what was embedded with
-    what. With ``alone`` (the default) every text runs by itself: its vector is the same whatever
-    it is embedded with, closer to the fp32 model's (Debian Reference passages: cosine to fp32 min
-    0.994, mean 0.9971; batched 0.989, 0.9966) and no slower on a CPU, where the longest-first
-    batches saved little (269 passages: 17.5 s alone, 19-22 s in batches of 16).
+    moves slightly with its batch-mates (a passage: cosine 0.991 to itself embedded alone). With
+    ``alone`` every text runs by itself: reproducible vectors, each closer to the fp32 model's
+    (269 Debian Reference passages: cosine to fp32 min 0.994 / mean 0.9971 against 0.989 /
+    0.9966) and faster on a CPU (``make bench``); but dense retrieval over all Debian Reference
+    queries ranked 0.005 MRR@10 lower on average (-0.008 to +0.001 over six sets), so batches stay
+    the default (README "int8 embeddings").
     """
 
     def __init__(
@@ -141,7 +141,7 @@ class OnnxSentenceEncoder:
         dimension: int,
         max_seq_length: int,
         prompts: Mapping[str, str] | None = None,
-        alone: bool = True,
+        alone: bool = False,
     ) -> None:
         self.session = session
         self.alone = alone

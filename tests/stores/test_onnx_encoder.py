@@ -61,15 +61,15 @@ def test_rows_come_back_in_input_order_with_the_prompt_and_cut_at_the_limit() ->
 
 def test_the_longest_texts_share_a_batch_and_only_the_graphs_inputs_are_fed() -> None:
     session = FakeSession()
-    encoder(session, alone=False).encode(["a", "bbbbb", "cc", "dddd", "eee"], batch_size=2)
+    encoder(session).encode(["a", "bbbbb", "cc", "dddd", "eee"], batch_size=2)
     assert [feed["attention_mask"].sum(axis=1).tolist() for feed in session.feeds] == [[5, 4], [3, 2], [1]]
     assert all(set(feed) == {"input_ids", "attention_mask"} for feed in session.feeds)
     assert all(feed["input_ids"].dtype == np.int64 for feed in session.feeds)
 
 
-def test_by_default_each_text_runs_alone_so_its_vector_does_not_depend_on_its_batch_mates() -> None:
+def test_alone_each_text_runs_by_itself_so_its_vector_does_not_depend_on_its_batch_mates() -> None:
     session = FakeSession()
-    out = encoder(session).encode(["a", "bbbbb", "cc"], batch_size=16)
+    out = encoder(session, alone=True).encode(["a", "bbbbb", "cc"], batch_size=16)
     assert [feed["input_ids"].shape for feed in session.feeds] == [(1, 5), (1, 2), (1, 1)], "no padding"
     assert out[:, 2].tolist() == [1, 1, 1], "every run held one text"
     assert out[:, 0].tolist() == [1, 5, 2], "rows in input order"
@@ -93,4 +93,4 @@ def test_the_embeddings_wrapper_takes_prompts_dimension_and_limit_from_the_encod
     vectors = [*embeddings.embed_documents(["x", "yy"]), embeddings.embed_query("x")]
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-6)
     fed = ["".join(chr(i) for i in feed["input_ids"][0] if i) for feed in session.feeds]
-    assert fed == ["passage: yy", "passage: x", "query: x"]
+    assert fed == ["passage: yy", "query: x"]
