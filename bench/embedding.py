@@ -34,6 +34,7 @@ def run(quick: bool) -> dict[str, Any]:
 
     from babelrag.agents.hf_models import ONNX_MANIFEST, int8_target, onnx_int8_folder
     from babelrag.agents.runtime import Runtime
+    from babelrag.stores.embeddings import SentenceTransformerEmbeddings
 
     n, reps = (50, 2) if quick else (200, 3)
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,13 +50,17 @@ def run(quick: bool) -> dict[str, Any]:
         int8_embedder = int8_runtime.embedder  # builds the graph when the cache lacks it
         int8_load_s = time.perf_counter() - started
     model, batch = torch_embedder.model, torch_embedder.batch_size
+    # the same int8 graph, one text per run (models.embedding_batch_size = 1)
+    int8_alone = SentenceTransformerEmbeddings(
+        int8_embedder.model, model_id=int8_embedder.model_id, batch_size=1
+    )
     prompt = "passage: "
     tokens = _tokens(model, [prompt + t for t in texts])
 
     fns = {
         "torch": lambda: torch_embedder.embed_documents(texts),
         "onnx-int8": lambda: int8_embedder.embed_documents(texts),
-        "onnx-int8-alone": lambda: _alone(int8_embedder, texts),
+        "onnx-int8-alone": lambda: int8_alone.embed_documents(texts),
         "baseline": lambda: model.encode(texts, prompt=prompt, batch_size=batch),
     }
     for embedder in (torch_embedder, int8_embedder):  # warm-up
@@ -92,15 +97,6 @@ def run(quick: bool) -> dict[str, Any]:
         result[name] = {"seconds": seconds, "passages_per_s": n / best, "tokens_per_s": tokens / best}
     result["embeddinggemma"] = _gemma(texts[: max(10, n // 4)])
     return result
-
-
-def _alone(embedder: Any, texts: list[str]) -> list[list[float]]:
-    """The int8 graph run on one text at a time (``OnnxSentenceEncoder(alone=True)``)."""
-    embedder.model.alone = True
-    try:
-        return embedder.embed_documents(texts)
-    finally:
-        embedder.model.alone = False
 
 
 def _gemma(texts: list[str]) -> dict[str, Any] | None:

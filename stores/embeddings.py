@@ -125,8 +125,9 @@ class OnnxSentenceEncoder:
     tokenizer are loaded by the composition root.
 
     An int8 graph quantizes activations with one scale per run, so in a batch a text's vector
-    moves slightly with its batch-mates (a passage: cosine 0.991 to itself embedded alone). With
-    ``alone`` every text runs by itself: reproducible vectors, each closer to the fp32 model's
+    moves slightly with its batch-mates (a passage: cosine 0.991 to itself embedded alone). With a
+    batch size of 1 (``models.embedding_batch_size``) every text runs by itself: reproducible
+    vectors, each closer to the fp32 model's
     (269 Debian Reference passages: cosine to fp32 min 0.994 / mean 0.9971 against 0.989 /
     0.9966) and faster on a CPU (``make bench``); but dense retrieval over all Debian Reference
     queries ranked 0.005 MRR@10 lower on average (-0.008 to +0.001 over six sets), so batches stay
@@ -141,10 +142,8 @@ class OnnxSentenceEncoder:
         dimension: int,
         max_seq_length: int,
         prompts: Mapping[str, str] | None = None,
-        alone: bool = False,
     ) -> None:
         self.session = session
-        self.alone = alone
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
         self.prompts = dict(prompts or {})
@@ -168,7 +167,6 @@ class OnnxSentenceEncoder:
         texts = [f"{prompt}{t}" if prompt else t for t in sentences]
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        batch_size = 1 if self.alone else batch_size
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             tokens = self.tokenizer(

@@ -61,13 +61,12 @@ def test_int8_ranks_the_answering_passage_first_as_fp32_does(int8_embeddings, e5
 
 def test_alone_a_texts_int8_vector_is_the_same_whatever_it_is_embedded_with(int8_embeddings) -> None:
     """Activations are quantized with one scale per run: batched, a passage moves with its
-    batch-mates; run alone (``alone=True``, as the bench measures it), it does not."""
+    batch-mates; run alone (``models.embedding_batch_size = 1``, as the bench measures it), it does not."""
+    from babelrag.stores.embeddings import SentenceTransformerEmbeddings
+
     batched = np.asarray(int8_embeddings.embed_documents(PASSAGES))
-    int8_embeddings.model.alone = True
-    try:
-        alone = np.asarray([int8_embeddings.embed_documents([text])[0] for text in PASSAGES])
-        together = np.asarray(int8_embeddings.embed_documents(PASSAGES))
-    finally:
-        int8_embeddings.model.alone = False
+    one_by_one = SentenceTransformerEmbeddings(int8_embeddings.model, model_id="int8", batch_size=1)
+    alone = np.asarray([one_by_one.embed_documents([text])[0] for text in PASSAGES])
+    together = np.asarray(one_by_one.embed_documents(PASSAGES))
     np.testing.assert_array_equal(alone, together)
     assert not np.array_equal(batched, together), "batched, the vectors depend on the batch"

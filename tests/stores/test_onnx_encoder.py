@@ -67,9 +67,9 @@ def test_the_longest_texts_share_a_batch_and_only_the_graphs_inputs_are_fed() ->
     assert all(feed["input_ids"].dtype == np.int64 for feed in session.feeds)
 
 
-def test_alone_each_text_runs_by_itself_so_its_vector_does_not_depend_on_its_batch_mates() -> None:
+def test_batch_size_one_runs_each_text_by_itself_so_its_vector_does_not_depend_on_batch_mates() -> None:
     session = FakeSession()
-    out = encoder(session, alone=True).encode(["a", "bbbbb", "cc"], batch_size=16)
+    out = encoder(session).encode(["a", "bbbbb", "cc"], batch_size=1)
     assert [feed["input_ids"].shape for feed in session.feeds] == [(1, 5), (1, 2), (1, 1)], "no padding"
     assert out[:, 2].tolist() == [1, 1, 1], "every run held one text"
     assert out[:, 0].tolist() == [1, 5, 2], "rows in input order"
