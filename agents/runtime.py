@@ -174,6 +174,7 @@ class Runtime:
             chunker=target.chunker(),
             batch_size=self.settings.models.embedding_batch_size,
             progress=self.progress,
+            sections=self.settings.ingest.section_entries,
         )
 
     def catalog(self) -> Catalog:
@@ -213,6 +214,7 @@ class Runtime:
             detect_language=detect_language,
             batch_size=self.settings.models.embedding_batch_size,
             context=self.settings.ingest.chunk_context,
+            sections=self.settings.ingest.section_entries,
             dumps=dumps or DumpOptions(work_dir=self.settings.home / "tmp"),
             translator=self.translator if translate_to else None,
             translate_to=translate_to,
@@ -374,6 +376,7 @@ class Runtime:
         target_languages: tuple[str, ...] | None = None,
         max_targets: int | None = None,
         group_documents: bool | None = None,
+        section_weight: float | None = None,
     ) -> CrossLingualRetriever:
         """The one retriever of every command; each mode and number defaults to the settings."""
         from babelrag.chains.retrieval import CrossLingualRetriever
@@ -403,6 +406,7 @@ class Runtime:
             group_documents=r.group_documents if group_documents is None else group_documents,
             use_headings=r.headings,
             heading_margin=r.heading_margin,
+            section_weight=r.section_weight if section_weight is None else section_weight,
         )
 
     @property

@@ -42,6 +42,11 @@ def run(quick: bool) -> dict[str, Any]:
                 row = _ingest_langchain(*stored, runtime.embedder, baseline_dir)
                 row |= _ingest_babelrag(ours, corpus)
             runs.append(row)
+        # the same corpus without section entries: what they cost at ingest (README "How well it works")
+        plain = runtime.derive(
+            bench_settings(tmp / "home-plain", kb="bench", ingest={"section_entries": False})
+        )
+        plain_s, plain_report = timed(lambda: plain.ingestor().ingest([corpus]))
         chunk_seconds, _ = timed(lambda: _read_and_chunk(runtime, corpus))
         padding = _padding(stored[0], corpus, runtime.embedder)
     chunks = runs[0]["chunks"]
@@ -56,6 +61,8 @@ def run(quick: bool) -> dict[str, Any]:
         "baseline_chunks_per_s": chunks / best["baseline_s"],
         "reingest_s": best["reingest_s"],
         "read_and_chunk_s": chunk_seconds,
+        "no_sections_s": plain_s,
+        "no_sections_entries": plain_report.chunks_embedded,
         "padding": padding,
         **best,
     }
@@ -175,9 +182,22 @@ def table(r: dict[str, Any]) -> Table:
                 ratio(pad["babelrag_padded_tokens"], pad["baseline_padded_tokens"]),
             ],
             ["re-ingest, nothing changed (s)", fmt(r["reingest_s"], 2), "n/a (re-embeds all)", ""],
+            *(
+                [
+                    [
+                        f"without section entries: seconds for {r['no_sections_entries']} entries",
+                        fmt(r["no_sections_s"], 2),
+                        "",
+                        f"sections cost {ratio(r['babelrag_s'], r['no_sections_s'])}",
+                    ]
+                ]
+                if "no_sections_s" in r
+                else []
+            ),
         ],
         [
-            f"{r['copies']} copies of examples/sample_kb = {r['files']} files, {chunks} chunks; best of "
+            f"{r['copies']} copies of examples/sample_kb = {r['files']} files, {chunks} entries (chunks, "
+            "heading and section entries); best of "
             f"{r['repetitions']} rounds, each into a fresh store.",
             "The baseline is handed babelrag's chunks (texts, ids, metadata), so it only embeds and "
             "stores; babelrag's time includes reading files and chunking (row 3, timed separately).",

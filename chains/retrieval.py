@@ -3,17 +3,20 @@
 Each query version (the question, each translation) fetches chunks, and every chunk any of them
 found is scored against every version by exact cosine; a heading entry (``stores/context.py``)
 lends its cosine, less ``heading_margin``, to the chunk it heads: a short query that names a
-section then finds it (Debian Reference titles, README "How well it works"). The chunks are ranked
-by their mean score over the versions, translations weighted (``merge="mean"``, the default): the
+section then finds it (Debian Reference titles, README "How well it works"). A chunk's score also
+counts its whole section (a section entry, ``stores/context.py``): (chunk + w x section cosine) /
+(1 + w), so a chunk of the section that is about the query outranks one that only shares a few of
+its words; a section entry that a search finds brings its chunks in. The chunks are ranked by
+their mean score over the versions, translations weighted (``merge="mean"``, the default): the
 ranking of the versions' weighted centroid, so agreement between the question and its translation
-counts, and by how much. A passage
-in the question's own language that only the question likes (high cosine for the question, low for
-the translation) does not outrank the answer both like, which a best-cosine merge lets happen, and
-one wrong translation costs less than in a rank fusion of two lists, where a passage both rank
-middling outranks the one that a list ranks first. ``merge="rank"`` fuses the versions' lists by
-reciprocal rank instead (the earlier default). BM25 lists, when lexical search is on, are fused
-with the dense ranking by reciprocal rank. Each part (translation, headings, BM25) can be switched
-off, so its effect can be measured. A hit's ``score`` is its best score for any version.
+counts, and by how much. A passage in the question's own language that only the question likes
+(high cosine for the question, low for the translation) does not outrank the answer both like,
+which a best-cosine merge lets happen, and one wrong translation costs less than in a rank fusion
+of two lists, where a passage both rank middling outranks the one that a list ranks first.
+``merge="rank"`` fuses the versions' lists by reciprocal rank instead (the earlier default). BM25
+lists, when lexical search is on, are fused with the dense ranking by reciprocal rank. Each part
+(translation, headings, sections, BM25) can be switched off, so its effect can be measured. A
+hit's ``score`` is its best score for any version.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from babelrag.chains.fusion import (
 )
 from babelrag.chains.translate import Translator, translate_query, translation_targets
 from babelrag.stores.errors import StoreError
-from babelrag.stores.knowledge_store import KnowledgeStore, Scalar, SearchHit
+from babelrag.stores.knowledge_store import SECTION, SECTION_CHUNKS, KnowledgeStore, Scalar, SearchHit
 from babelrag.stores.langdetect import UNDETERMINED
 from babelrag.stores.lexical import BM25Index
 
@@ -71,6 +74,8 @@ class CrossLingualRetriever(BaseRetriever):
     merge: Literal["mean", "rank"] = "mean"  # how the query versions' dense rankings are combined
     use_headings: bool = True  # heading entries stand for the chunk they head
     heading_margin: float = Field(0.02, ge=0.0, le=1.0)  # ... at this much less than their cosine
+    # a chunk scores (its cosine + w x its section's) / (1 + w); 0: the chunk alone
+    section_weight: float = Field(0.25, ge=0.0)
     target_languages: tuple[str, ...] = ()
     max_targets: int = 3
     lang: str | None = None
@@ -167,32 +172,64 @@ class CrossLingualRetriever(BaseRetriever):
         cosines = self._cosines(list(entries), vectors)
         chunks: dict[tuple[str, Scalar, int], SearchHit] = {}
         heads: dict[tuple[str, Scalar, int], list[str]] = {}
+        spans: dict[str, tuple[str, Scalar, int, int]] = {}  # section entry -> its chunks
         for cid, hit in entries.items():
             if cid not in cosines:  # gone since the search: a writer replaced it
                 continue
-            if hit.heading_of is None:
+            if hit.is_chunk:
                 chunks[_place(hit)] = hit
-            elif self.use_headings:
-                heads.setdefault((hit.source, hit.metadata.get("doc", 0), hit.heading_of), []).append(cid)
+            elif hit.heading_of is not None:
+                if self.use_headings:
+                    heads.setdefault(_place(hit, hit.heading_of), []).append(cid)
+            elif hit.section_of is not None and self.section_weight > 0:
+                first = hit.section_of
+                size = hit.metadata.get(SECTION_CHUNKS)
+                end = first + (size if isinstance(size, int) and size > 0 else 1)
+                spans[cid] = (hit.source, hit.metadata.get("doc", 0), first, end)
         missing = [place for place in heads if place not in chunks]
-        if missing:
-            extra = self.store.chunks_at(missing)
+        if missing or spans:
+            extra = self.store.chunks_at(missing) if missing else {}
+            # a section found whole brings its chunks: the best of them is ranked
+            unseen = [span for span in spans.values() if not all(p in chunks for p in _places(span))]
+            extra.update(self.store.chunks_between(unseen) if unseen else {})
+            extra = {place: hit for place, hit in extra.items() if place not in chunks}
             chunks.update(extra)
             cosines.update(self._cosines([hit.id for hit in extra.values()], vectors))
+        sections: dict[tuple[str, Scalar, int], str] = {}
+        if self.section_weight > 0:
+            sections = {
+                place: str(hit.metadata[SECTION])
+                for place, hit in chunks.items()
+                if hit.metadata.get(SECTION)
+            }
+            unscored = [sid for sid in set(sections.values()) if sid not in cosines]
+            cosines.update(self._cosines(unscored, vectors))
         fetched_by = {
-            name: {_place(h) if h.heading_of is None else _place(h, h.heading_of) for h in hits}
+            name: {
+                place
+                for h in hits
+                for place in (
+                    _places(spans[h.id])
+                    if h.id in spans
+                    else [_place(h) if h.heading_of is None else _place(h, h.heading_of)]
+                )
+            }
             for name, hits in found.items()
         }
+        w = self.section_weight
         table: dict[tuple[str, Scalar, int], dict[str, tuple[float, str]]] = {}
         for place, hit in chunks.items():
             if hit.id not in cosines:
                 continue
+            # the section's cosine; a chunk that is its whole section (no entry) stands for it
+            whole = cosines.get(sections.get(place, hit.id), cosines[hit.id])
             row = {}
             for name in vectors:
                 score, via = cosines[hit.id][name], name
                 for head in heads.get(place, ()):
                     if (lent := cosines[head][name] - self.heading_margin) > score:
                         score, via = lent, f"heading:{name}"
+                score = (score + w * whole[name]) / (1 + w)
                 row[name] = (min(1.0, max(0.0, score)), via)
             table[place] = row
 
@@ -265,6 +302,12 @@ class CrossLingualRetriever(BaseRetriever):
             else hit
             for hit in out
         ]
+
+
+def _places(span: tuple[str, Scalar, int, int]) -> list[tuple[str, Scalar, int]]:
+    """The places of a section's chunks."""
+    source, doc, first, end = span
+    return [(source, doc, index) for index in range(first, end)]
 
 
 def _place(hit: SearchHit, chunk: int | None = None) -> tuple[str, Scalar, int]:

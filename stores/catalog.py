@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from babelrag.stores.errors import StoreError
 from babelrag.stores.knowledge_store import (
     COLLECTION_PREFIX,
-    HEADING_OF,
     SWAPPED_FROM,
     KnowledgeStore,
     collection_name,
+    helper_entry_count,
 )
 
 if TYPE_CHECKING:
@@ -53,8 +53,7 @@ class Catalog:
     def list(self) -> dict[str, int]:
         """Knowledge base names and their chunk counts."""
         return {
-            col.name.removeprefix(COLLECTION_PREFIX): col.count()
-            - len(col.get(where={HEADING_OF: {"$gte": 0}}, include=[])["ids"])
+            col.name.removeprefix(COLLECTION_PREFIX): col.count() - helper_entry_count(col)
             for col in self._collections()
         }
 

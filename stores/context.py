@@ -11,6 +11,14 @@ chunks (metadata ``heading_of`` = the index of the first chunk under it, no ``ch
 query that names a section matches its heading far better than any chunk of it (Debian Reference
 titles, e5-small: R@5 .87-.95 -> .97-.99, README "How well it works"), and retrieval lets a heading
 stand for that chunk at a small discount, so a long query still goes by the text.
+
+A section of two chunks or more (a run of chunks under one header) is also embedded whole, as a
+*section entry* (metadata ``section_of`` = its first chunk, ``section_chunks`` = how many; the
+text up to ``MAX_SECTION_CHARS``, the model reading what fits its limit), and its chunks name it
+in their ``section`` metadata. Retrieval adds a share of the section's cosine to each chunk's: a
+query about a section as a whole (its opening paraphrased, its subject) finds the chunk of the
+right section, which a 200-token chunk alone often misses (Debian Reference, all judged queries,
+e5-small: openings +.016 to +.020 MRR@10, titles +.002 to +.011; README "How well it works").
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ from babelrag.stores.text_decoding import collapse_whitespace
 #: Bump when the rules that build a header change: it is part of every chunk's fingerprint.
 CONTEXT_VERSION = 2  # 2: heading entries
 MAX_CONTEXT_CHARS = 200
+#: A section entry's stored text at most (the embedder reads up to its own limit of tokens: ~2,000
+#: characters of English for e5's 512, fewer of CJK).
+MAX_SECTION_CHARS = 4000
 _SEPARATOR = " > "
 
 #: (character offset in the document text, level 1-6, heading text)
@@ -97,6 +108,25 @@ def chunk_offsets(text: str, chunks: Sequence[str]) -> list[int]:
         offsets.append(at)
         cursor = at + 1
     return offsets
+
+
+def section_runs(contexts: Sequence[str]) -> list[tuple[str, int, int]]:
+    """Runs of two or more consecutive chunks under one non-empty header: (header, first, end)."""
+    runs: list[tuple[str, int, int]] = []
+    start = 0
+    for index in range(1, len(contexts) + 1):
+        if index == len(contexts) or contexts[index] != contexts[start]:
+            if contexts[start] and index - start >= 2:
+                runs.append((contexts[start], start, index))
+            start = index
+    return runs
+
+
+def section_text(text: str, offsets: Sequence[int], first: int, end: int) -> str:
+    """The text of chunks ``first`` to ``end`` (exclusive) of a document, overlaps once, capped."""
+    stop = offsets[end] if end < len(offsets) else len(text)
+    body = text[offsets[first] : max(stop, offsets[first])].strip()
+    return body[:MAX_SECTION_CHARS].rstrip()
 
 
 def distinct_headers(contexts: Sequence[str]) -> list[tuple[str, int]]:

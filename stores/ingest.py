@@ -40,10 +40,22 @@ from babelrag.stores.context import (
     chunk_offsets,
     contextual_text,
     distinct_headers,
+    section_runs,
+    section_text,
 )
 from babelrag.stores.errors import UnreadableFileError
 from babelrag.stores.graph_dumps import DumpOptions, dump_kind, dump_readers
-from babelrag.stores.knowledge_store import HEADING_OF, PUBLISHED, KnowledgeStore, Scalar, visible
+from babelrag.stores.knowledge_store import (
+    HEADING_OF,
+    PUBLISHED,
+    SECTION,
+    SECTION_CHUNKS,
+    SECTION_OF,
+    KnowledgeStore,
+    Scalar,
+    is_passage,
+    visible,
+)
 from babelrag.stores.loaders import FileLoader, iter_source_files
 from babelrag.stores.progress import NullProgress, Progress
 
@@ -60,6 +72,8 @@ class PassageTranslator(Protocol):
 
 
 CHUNKER_VERSION = 1
+#: Bump when the rules that build section entries change: part of every headed entry's fingerprint.
+SECTION_VERSION = 1
 _LONG_DOCUMENT = 1_000_000  # characters: chunking shows progress of its own above this
 
 
@@ -115,6 +129,7 @@ class Ingestor:
         detect_language: Callable[[str], str],
         batch_size: int = 16,
         context: bool = True,
+        sections: bool = True,
         dumps: DumpOptions | None = None,
         translator: PassageTranslator | None = None,
         translate_to: Sequence[str] = (),
@@ -129,11 +144,14 @@ class Ingestor:
         self.detect_language = detect_language
         self.batch_size = batch_size
         self.context = context
+        self.sections = context and sections  # a section is a run of chunks under one header
         self.dumps = dumps or DumpOptions()
         self.translator = translator
         self.translate_to = tuple(dict.fromkeys(translate_to))
         self.group_size = group_size  # sources of a dump planned and written together
-        self._settings_hash = settings_hash(chunker, store.embedder.model_id, context=context)
+        self._settings_hash = settings_hash(
+            chunker, store.embedder.model_id, context=context, sections=sections
+        )
         if self.translate_to and translator is not None:  # adding a language re-plans every file
             extra = f"{self._settings_hash}:translate={','.join(self.translate_to)}@{translator.id}"
             self._settings_hash = hashlib.sha256(extra.encode()).hexdigest()[:12]
@@ -272,6 +290,8 @@ class Ingestor:
                 meta = {k: v for k, v in plan.metadatas[doc_start + first].items() if k != "chunk"}
                 meta.pop("context", None)
                 plan.add(heading_id, context, {**meta, HEADING_OF: first})
+            if self.sections:
+                self._add_sections(plan, doc_index, doc.page_content, chunks, contexts, doc_start)
         if not plan.ids:
             report.failed.append((source, "no text left after cleaning"))
             return None
@@ -279,6 +299,30 @@ class Ingestor:
             meta["file_chunks"] = len(plan.ids)
         plan.stale = [i for i in existing if i not in seen]
         return plan
+
+    def _add_sections(
+        self,
+        plan: _Plan,
+        doc_index: int,
+        text: str,
+        chunks: list[str],
+        contexts: list[str],
+        doc_start: int,
+    ) -> None:
+        """A section entry for each run of two or more chunks under one header; its chunks name it."""
+        runs = section_runs(contexts)
+        if not runs:
+            return
+        offsets = chunk_offsets(text, chunks)
+        for context, first, end in runs:
+            body = section_text(text, offsets, first, end)
+            section_id = _chunk_id(
+                plan.source, section_key(doc_index, contextual_text(context, body)), plan.seen
+            )
+            meta = {k: v for k, v in plan.metadatas[doc_start + first].items() if k not in ("chunk", SECTION)}
+            plan.add(section_id, body, {**meta, SECTION_OF: first, SECTION_CHUNKS: end - first})
+            for i in range(doc_start + first, doc_start + end):
+                plan.metadatas[i][SECTION] = section_id
 
     # -- translation at ingest ---------------------------------------------------------------
     def _translate(self, plans: Sequence[_Plan], report: IngestReport, progress: Progress) -> None:
@@ -293,7 +337,7 @@ class Ingestor:
             for target in self.translate_to
             if target != plan.metadatas[i]["lang"]
             and "translated_from" not in plan.metadatas[i]
-            and HEADING_OF not in plan.metadatas[i]  # a translation is embedded with its translated header
+            and is_passage(plan.metadatas[i])  # headings and sections: a translation has its own header
         ]
         with progress.task(f"translating into {', '.join(self.translate_to)}", total=len(jobs)) as task:
             for plan, i, target in jobs:
@@ -324,7 +368,7 @@ class Ingestor:
             chunk_id,
             translated,
             {
-                **meta,
+                **{k: v for k, v in meta.items() if k != SECTION},  # the original's section: not its own
                 **({"context": context} if context else {}),
                 "lang": target,
                 "doc": f"{meta['doc']}:{target}",  # its own document: neighbours stay in one language
@@ -398,7 +442,7 @@ class Ingestor:
                 shown = new + kept
                 self.store.publish(
                     [plan.ids[i] for i in shown] + plan.stale,
-                    [{**plan.metadatas[i], PUBLISHED: True} for i in shown]
+                    [{**_dropped_keys(plan, i), **plan.metadatas[i], PUBLISHED: True} for i in shown]
                     + [{PUBLISHED: False}] * len(plan.stale),
                 )
         except Exception as exc:  # one file the store refuses must not stop the batch
@@ -413,6 +457,14 @@ class Ingestor:
         report.chunks_kept += len(kept)
         report.chunks_removed += len(plan.stale)
         plan.vectors.clear()
+
+
+def _dropped_keys(plan: _Plan, i: int) -> dict[str, Scalar]:
+    """Keys a kept entry's stored metadata has and its new one lacks, set to None: Chroma merges
+    an update into what is stored, and None deletes a key (a front-matter field removed, a section
+    entry no longer written)."""
+    old = plan.existing.get(plan.ids[i], {})
+    return {key: None for key in old if key not in plan.metadatas[i] and key != PUBLISHED}  # type: ignore[misc]
 
 
 def translate_passage(translator: PassageTranslator, text: str, source: str, target: str) -> str:
@@ -442,11 +494,13 @@ def _complete(meta: Mapping[str, object], fingerprint: str, count: int) -> bool:
     )
 
 
-def settings_hash(chunker: Chunker, embedder_id: str, *, context: bool = True) -> str:
+def settings_hash(chunker: Chunker, embedder_id: str, *, context: bool = True, sections: bool = True) -> str:
     """The part of every chunk's fingerprint that says how it was chunked and embedded."""
     settings = f"{CHUNKER_VERSION}:{chunker.max_tokens}:{chunker.overlap_tokens}:{embedder_id}"
     if context:  # without: the fingerprints of knowledge bases built before chunk headers
         settings += f":context{CONTEXT_VERSION}"
+        if sections:  # without: those built before section entries
+            settings += f":sections{SECTION_VERSION}"
     return hashlib.sha256(settings.encode()).hexdigest()[:12]
 
 
@@ -537,6 +591,11 @@ def _chunk_id(source: str, text: str, seen: set[str]) -> str:
             seen.add(digest)
             return digest
         n += 1
+
+
+def section_key(doc_index: int | str, embedded: str) -> str:
+    """What a section entry's id hashes (with its source): its document and embedded text."""
+    return f"\0section\0{doc_index}\0{embedded}"
 
 
 def chunk_id_for(source: str, text: str, n: int = 0) -> str:

@@ -20,8 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from babelrag.stores.context import contextual_text
-from babelrag.stores.ingest import chunk_id_for
-from babelrag.stores.knowledge_store import HEADING_OF, KnowledgeStore, building_name, visible
+from babelrag.stores.ingest import chunk_id_for, section_key
+from babelrag.stores.knowledge_store import (
+    HEADING_OF,
+    SECTION_OF,
+    KnowledgeStore,
+    building_name,
+    visible,
+)
 from babelrag.stores.progress import NullProgress, Progress
 
 if TYPE_CHECKING:
@@ -172,10 +178,12 @@ def check(
 
 def hashed_text(text: str, metadata: dict[str, Any]) -> str:
     """What a stored entry's id is the hash of (with its source): a chunk's contextual text, or for
-    a heading entry its document and header (see ``Ingestor._plan``)."""
+    a heading entry its document and header, a section entry its document and contextual text (see
+    ``Ingestor._plan_documents``)."""
     if HEADING_OF in metadata:
         return f"\0heading\0{metadata.get('doc', 0)}\0{text}"
-    return contextual_text(str(metadata.get("context") or ""), text)
+    embedded = contextual_text(str(metadata.get("context") or ""), text)
+    return section_key(metadata.get("doc", 0), embedded) if SECTION_OF in metadata else embedded
 
 
 def _bad_ids(source: str, pairs: list[tuple[str, str]]) -> list[str]:

@@ -49,6 +49,12 @@ SWAPPED_FROM = "babelrag_kb"
 #: Metadata of a heading entry (a document's header embedded on its own, see ``stores/context.py``):
 #: the index of the chunk it heads. Heading entries have no ``chunk`` key.
 HEADING_OF = "heading_of"
+#: Metadata of a section entry (a section's whole text, up to the model's limit, embedded on its
+#: own, see ``stores/context.py``): the index of its first chunk; ``section_chunks`` says how many.
+SECTION_OF = "section_of"
+SECTION_CHUNKS = "section_chunks"
+#: Metadata of a chunk whose section has a section entry: that entry's id.
+SECTION = "section"
 #: Metadata of an entry an ingest has written but not yet shown, or retired but not yet deleted:
 #: ``False``. Readers leave such entries out (see the module's docstring).
 PUBLISHED = "published"
@@ -79,6 +85,17 @@ class SearchHit:
         value = self.metadata.get(HEADING_OF)
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
+    @property
+    def section_of(self) -> int | None:
+        """For a section entry, the index of its first chunk; None for a chunk or a heading."""
+        value = self.metadata.get(SECTION_OF)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def is_chunk(self) -> bool:
+        """A passage, not an entry that only helps retrieval (a heading or a section entry)."""
+        return is_passage(self.metadata)
+
     def to_dict(self) -> dict[str, Any]:
         # sorted: Chroma hands metadata back in no fixed key order, and the JSON should not vary
         extra = {k: v for k, v in sorted(self.metadata.items()) if k not in _HIT_FIELDS}
@@ -100,6 +117,12 @@ class SearchHit:
 
 
 _HIT_FIELDS = frozenset({"source", "title", "lang", "score", "id"})
+
+
+def is_passage(metadata: Mapping[str, Any] | None) -> bool:
+    """Whether stored metadata is a chunk's: heading and section entries only help retrieval and
+    are never shown, counted as passages or indexed for BM25."""
+    return HEADING_OF not in (metadata or {}) and SECTION_OF not in (metadata or {})
 
 
 def open_chroma_client(path: Path) -> ClientAPI:
@@ -358,12 +381,11 @@ class KnowledgeStore:
 
     # -- reading ---------------------------------------------------------------------------
     def count(self) -> int:
-        """Entries: chunks and heading entries (cheap; for the chunks alone see :meth:`chunk_count`)."""
+        """Entries: chunks, heading and section entries (cheap; the chunks alone: :meth:`chunk_count`)."""
         return self.collection.count()
 
     def chunk_count(self) -> int:
-        headings = self.collection.get(where={HEADING_OF: {"$gte": 0}}, include=[])["ids"]
-        return self.count() - len(headings)
+        return self.count() - helper_entry_count(self.collection)
 
     def chunks_of(self, source: str) -> dict[str, dict[str, Scalar]]:
         """Existing entry ids of one source with their metadata, hidden ones too (for writers; a
@@ -395,7 +417,7 @@ class KnowledgeStore:
             for cid, text, meta in zip(
                 got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False
             )
-            if visible(meta) and (headings or HEADING_OF not in (meta or {}))
+            if visible(meta) and (headings or is_passage(meta))
         ]
         return sorted(hits, key=lambda h: (str(h.metadata.get("doc", 0)), h.metadata.get("chunk", -1), h.id))
 
@@ -442,13 +464,14 @@ class KnowledgeStore:
         self, *, texts: bool = False, page: int = 5000, headings: bool = False, hidden: bool = False
     ) -> Iterator[tuple[str, str, dict[str, Scalar]]]:
         """Every published chunk as ``(id, text, metadata)``, read a page at a time (text is "" unless
-        asked for); with ``headings`` the heading entries too, with ``hidden`` the unpublished ones."""
+        asked for); with ``headings`` the heading and section entries too, with ``hidden`` the
+        unpublished ones."""
         include: list[Any] = ["documents", "metadatas"] if texts else ["metadatas"]
         for offset in range(0, self.count(), page):
             got = self.collection.get(include=include, limit=page, offset=offset)
             documents = got.get("documents") or [""] * len(got["ids"])
             for cid, text, meta in zip(got["ids"], documents, got["metadatas"] or [], strict=True):
-                if (headings or HEADING_OF not in (meta or {})) and (hidden or visible(meta)):
+                if (headings or is_passage(meta)) and (hidden or visible(meta)):
                     yield cid, text or "", dict(meta or {})
 
     def chunks_at(
@@ -464,6 +487,28 @@ class KnowledgeStore:
             for cid, text, meta in rows:
                 if visible(meta):
                     found[(source, doc, chunk)] = _hit(cid, text, dict(meta or {}), 0.0)
+        return found
+
+    def chunks_between(
+        self, spans: Iterable[tuple[str, Scalar, int, int]]
+    ) -> dict[tuple[str, Scalar, int], SearchHit]:
+        """The chunks of (source, doc, first, end) spans, ``end`` exclusive (a section's), as hits
+        with score 0, keyed by their (source, doc, chunk) places; one read per span."""
+        found: dict[tuple[str, Scalar, int], SearchHit] = {}
+        for source, doc, first, end in dict.fromkeys(spans):
+            where: Any = {
+                "$and": [
+                    {"source": source},
+                    {"doc": doc},
+                    {"chunk": {"$gte": first}},
+                    {"chunk": {"$lt": end}},
+                ]
+            }
+            got = self.collection.get(where=where, include=["documents", "metadatas"])
+            rows = zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+            for cid, text, meta in rows:
+                if visible(meta) and isinstance((meta or {}).get("chunk"), int):
+                    found[(source, doc, int(meta["chunk"]))] = _hit(cid, text, dict(meta or {}), 0.0)
         return found
 
     def sources(self) -> Counter[str]:
@@ -484,12 +529,13 @@ class KnowledgeStore:
     def search(
         self, query: str, *, k: int = 5, lang: str | None = None, where: Mapping[str, Scalar] | None = None
     ) -> list[SearchHit]:
-        """The k nearest chunks (heading entries left out; ``search_by_vector`` returns both)."""
+        """The k nearest chunks (heading and section entries left out; ``search_by_vector`` returns
+        every entry)."""
         vector = self.embedder.embed_query(query)
         fetch = 2 * k + 4
         while True:
             hits = self.search_by_vector(vector, k=fetch, lang=lang, where=where)
-            chunks = [hit for hit in hits if hit.heading_of is None]
+            chunks = [hit for hit in hits if hit.is_chunk]
             if len(chunks) >= k or len(hits) < fetch:
                 return chunks[:k]
             fetch *= 2
@@ -597,3 +643,9 @@ def _mismatch_hint(kb: str, stored_id: str) -> str:
         f"{back}, or move the knowledge base to the configured embedder with "
         f"`babelrag kb reembed --kb {kb}` (from its stored text), or use another --kb"
     )
+
+
+def helper_entry_count(collection: Collection) -> int:
+    """How many heading and section entries a collection holds (its count less these: chunks)."""
+    where: Any = {"$or": [{HEADING_OF: {"$gte": 0}}, {SECTION_OF: {"$gte": 0}}]}
+    return len(collection.get(where=where, include=[])["ids"])

@@ -58,8 +58,10 @@ def reembed(
     chunker: Chunker,
     batch_size: int = 16,
     progress: Progress | None = None,
+    sections: bool = True,
 ) -> ReembedReport:
-    """Re-embed every chunk of ``kb`` with ``embedder``; ``chunker`` gives the new fingerprints."""
+    """Re-embed every entry of ``kb`` with ``embedder``; ``chunker`` and ``sections`` (whether the
+    ingest writes section entries) give the new fingerprints."""
     progress = progress or NullProgress()
     started = time.perf_counter()
     old = KnowledgeStore(client=client, name=kb, embedder=None, create=False)
@@ -75,7 +77,7 @@ def reembed(
     # a chunk keeps its header state: one built before headers existed keeps the fingerprint that
     # makes the next `ingest` of its file add them (that needs the file's headings, not stored)
     new_hash = {
-        True: settings_hash(chunker, embedder.model_id, context=True),
+        True: settings_hash(chunker, embedder.model_id, context=True, sections=sections),
         False: settings_hash(chunker, embedder.model_id, context=False),
     }
     total = old.count()

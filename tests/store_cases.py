@@ -93,6 +93,19 @@ class StoreCases:
         assert report.chunks_kept >= 1
         assert report.chunks_embedded < before
 
+    def test_a_kept_chunk_loses_the_metadata_its_file_no_longer_gives(
+        self, tmp_path: Path, embedder, chroma_client
+    ) -> None:
+        ing = make_ingestor(tmp_path, embedder, client=chroma_client)
+        note = tmp_path / "note.md"
+        note.write_text("---\ntags: draft\n---\n# Note\n\nTea grows on hills.\n", encoding="utf-8")
+        ing.ingest([note])
+        note.write_text("---\nowner: ann\n---\n# Note\n\nTea grows on hills.\n", encoding="utf-8")
+        report = ing.ingest([note])
+        assert report.updated and report.chunks_embedded == 0, "same text: the chunk is kept"
+        metas = [m for _, _, m in ing.store.iter_chunks()]
+        assert [m.get("owner") for m in metas] == ["ann"] and all("tags" not in m for m in metas)
+
     def test_remove_file_and_folder(self, tmp_path: Path, embedder, chroma_client) -> None:
         ing = make_ingestor(tmp_path, embedder, client=chroma_client)
         kb = write_kb(tmp_path)

@@ -74,7 +74,8 @@ def retrieval_cmd(
         typer.Option(
             help="Comma-separated: dense, translated, fused, fused-rank (versions fused by rank), "
             "fused+lexical, dense+lexical, fused@W "
-            "(translations weigh W), whole-doc (the embedder on whole documents: the reference line)."
+            "(translations weigh W), dense-chunks / fused-chunks (each chunk alone, its section not "
+            "counted), whole-doc (the embedder on whole documents: the reference line)."
         ),
     ] = "dense,translated,fused,fused+lexical",
     k: Annotated[int, typer.Option("-k", help="Documents ranked per query (metrics @1/5/10 need 10).")] = 10,

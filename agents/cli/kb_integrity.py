@@ -157,7 +157,10 @@ def import_(
         if embedder is not None:  # as `kb reembed` does: the next ingest sees the files unchanged
             chunker = rt.chunker()
             fingerprints = {
-                ctx: settings_hash(chunker, embedder.model_id, context=ctx) for ctx in (True, False)
+                ctx: settings_hash(
+                    chunker, embedder.model_id, context=ctx, sections=rt.settings.ingest.section_entries
+                )
+                for ctx in (True, False)
             }
         try:
             report = import_jsonl(

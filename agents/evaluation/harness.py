@@ -68,9 +68,14 @@ def retrieval_modes(
     built: dict[str, Mode] = {}
 
     def through(
-        translate: bool, lexical: bool, weight: float | None = None, merge: str | None = None
+        translate: bool,
+        lexical: bool,
+        weight: float | None = None,
+        merge: str | None = None,
+        sections: float | None = None,
     ) -> Mode:
         retriever = rt.cross_lingual_retriever(
+            section_weight=sections,
             merge=merge,
             k=fetch,
             translate=translate,
@@ -98,6 +103,8 @@ def retrieval_modes(
             built[name] = translated
         elif name == "fused":
             built[name] = through(True, False)
+        elif name in ("dense-chunks", "fused-chunks"):  # section entries not counted: the chunk alone
+            built[name] = through(name == "fused-chunks", False, sections=0.0)
         elif name == "fused-rank":  # the question's and translations' lists fused by rank
             built[name] = through(True, False, merge="rank")
         elif name == "fused+lexical":
@@ -111,7 +118,8 @@ def retrieval_modes(
             merge = "rank" if base == "fused" else None  # a weight only tells in a rank fusion
             built[name] = through(True, base == "fused+lexical", _weight(weight, name), merge)
         else:
-            choices = ", ".join((*MODES, "dense+lexical", "fused-rank", "whole-doc", "fused@W"))
+            extra = ("dense+lexical", "fused-rank", "dense-chunks", "fused-chunks", "whole-doc", "fused@W")
+            choices = ", ".join((*MODES, *extra))
             raise ValueError(f"unknown mode {name!r}; choose from {choices}")
     return built
 

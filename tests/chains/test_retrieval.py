@@ -266,7 +266,9 @@ class TestHeadings:
             "Kernel headers",
         ], "one heading entry per distinct header"
         assert all("chunk" not in m for m in headings)
-        assert store.chunk_count() == store.count() - 2
+        sections = [m for _, _, m in store.iter_chunks(headings=True) if "section_of" in m]
+        assert [m["title"] for m in sections] == ["Kernel headers"], "one section of several chunks"
+        assert store.chunk_count() == store.count() - 2 - 1
         off = make_retriever(store, None, k=1, use_headings=False, group_documents=True).retrieve(
             "kernel headers"
         )
@@ -285,8 +287,70 @@ class TestHeadings:
 
     def test_headings_never_reach_chunk_listings(self, tmp_path: Path) -> None:
         store = build_store(tmp_path, self.FILES)
-        assert all("heading_of" not in m for _, _, m in store.iter_chunks())
+        assert all("heading_of" not in m and "section_of" not in m for _, _, m in store.iter_chunks())
         assert len(BM25Index.from_store(store)) == store.chunk_count()
         assert sum(store.sources().values()) == store.chunk_count()
         hits = store.search("kernel headers", k=2)
-        assert len(hits) == 2 and all(h.heading_of is None for h in hits), "store.search gives chunks"
+        assert len(hits) == 2 and all(h.is_chunk for h in hits), "store.search gives chunks"
+
+
+class TestSections:
+    """A chunk's score counts its whole section's cosine: (chunk + w x section) / (1 + w)."""
+
+    FILES = {  # noqa: RUF012
+        "orchard.md": "# Orchard\n\n"
+        + " ".join(f"Apple trees on hill {i} give fruit for cider." for i in range(10))
+        + "\n\n"
+        + " ".join(f"Pear trees by wall {i} ripen late in the year." for i in range(10))
+        + "\n",
+        "market.md": "# Market\n\nStalls sell apple juice and pear jam on weekends.\n",
+    }
+    QUERY = "apple pear trees cider"
+
+    @staticmethod
+    def cosine(a, b) -> float:
+        import numpy as np
+
+        a, b = np.asarray(a), np.asarray(b)
+        return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+    def test_each_score_blends_the_chunk_and_its_section(self, tmp_path: Path) -> None:
+        store = build_store(tmp_path, self.FILES)
+        query = store.embedder.embed_query(self.QUERY)
+        for w in (0.0, 0.25, 1.0):
+            hits = (
+                make_retriever(store, None, k=10, fetch_k=20, use_headings=False, section_weight=w)
+                .retrieve(self.QUERY)
+                .hits
+            )
+            assert hits and all(h.is_chunk for h in hits), "users get chunks, never section entries"
+            for hit in hits:
+                own = self.cosine(query, store.vectors([hit.id])[0])
+                section = hit.metadata.get("section")
+                whole = self.cosine(query, store.vectors([section])[0]) if section else own
+                assert hit.score == pytest.approx((own + w * whole) / (1 + w), abs=1e-5)
+            assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        assert any(h.metadata.get("section") for h in hits) and any(
+            not h.metadata.get("section") for h in hits
+        ), "both kinds measured: chunks of a section, and a one-chunk document standing for itself"
+
+    def test_a_section_entry_found_alone_brings_its_best_chunk(self, tmp_path: Path) -> None:
+        store = build_store(tmp_path, self.FILES)
+        section = next(
+            h for h in store.search_by_vector(store.embedder.embed_query("x"), k=50) if h.section_of == 0
+        )
+        text = f"{section.metadata['context']}\n\n{section.text}"
+        found = store.search_by_vector(store.embedder.embed_query(text), k=1)
+        assert found[0].id == section.id, "the query is the section's own text: its entry is nearest"
+        hits = make_retriever(store, None, k=1, fetch_k=1).retrieve(text).hits
+        assert len(hits) == 1 and hits[0].is_chunk and hits[0].metadata["section"] == section.id
+        assert "section_of" not in hits[0].metadata
+
+    def test_weight_zero_is_the_chunk_alone(self, tmp_path: Path) -> None:
+        store = build_store(tmp_path, self.FILES)
+        off = make_retriever(store, None, k=5, fetch_k=20, use_headings=False, section_weight=0).retrieve(
+            self.QUERY
+        )
+        plain = [h for h in store.search(self.QUERY, k=5)]
+        assert [h.id for h in off.hits] == [h.id for h in plain]
+        assert [h.score for h in off.hits] == pytest.approx([h.score for h in plain], abs=1e-5)

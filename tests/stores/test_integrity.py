@@ -12,7 +12,7 @@ from babelrag.stores.errors import EmbedderMismatchError, StoreError
 from babelrag.stores.export import export_jsonl, import_jsonl, read_header
 from babelrag.stores.fakes import KeywordEmbeddings
 from babelrag.stores.integrity import check, repair
-from babelrag.stores.knowledge_store import KnowledgeStore, building_name, open_chroma_client
+from babelrag.stores.knowledge_store import KnowledgeStore, building_name, is_passage, open_chroma_client
 from tests.store_cases import make_ingestor, write_kb
 
 pytestmark = pytest.mark.unit
@@ -230,7 +230,7 @@ class TestPublishing:
         assert texts_of(store, source) == old
         vector = store.embedder.embed_query("the last paragraph")
         found = store.search_by_vector(vector, k=100)
-        assert {h.text for h in found if h.source == source and h.heading_of is None} <= old
+        assert {h.text for h in found if h.source == source and h.is_chunk} <= old
         report = check(store)
         assert report.unpublished == [source] and source in report.damaged_sources and not report.ok
 
@@ -266,5 +266,5 @@ class TestPublishing:
         report = ingestor.ingest([extra])
         assert report.added == [source] and report.chunks_embedded == 0, "the hidden chunks are kept"
         assert len(texts_of(store, source)) == len(
-            [m for m in store.chunks_of(source).values() if "heading_of" not in m]
+            [m for m in store.chunks_of(source).values() if is_passage(m)]
         )

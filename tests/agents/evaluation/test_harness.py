@@ -48,3 +48,24 @@ def test_whole_document_mode_ranks_documents_by_title_and_text_and_caches_them(t
     assert embedder.documents == 3
     with pytest.raises(ValueError, match="whole-doc"):
         retrieval_modes(rt, dataset, modes=("half-doc",))
+
+
+def test_chunk_modes_leave_the_sections_out_and_the_others_use_the_setting(tmp_path: Path) -> None:
+    dataset = BeirDataset(
+        corpus={"tea": CorpusDoc("tea", "Green tea", "Use water at 80 degrees.")},
+        queries={"q": Query("q", "green tea")},
+        qrels={"q": {"tea": 1}},
+        fingerprint="x",
+    )
+    rt = Runtime(load_settings(home=tmp_path / "home", cache_dir=tmp_path / "cache"))
+    asked: dict[bool, float | None] = {}
+
+    def record(**kwargs):
+        asked[kwargs["translate"]] = kwargs["section_weight"]
+        return None
+
+    rt.cross_lingual_retriever = record  # type: ignore[method-assign]
+    retrieval_modes(rt, dataset, modes=("dense-chunks", "fused-chunks"))
+    assert asked == {False: 0.0, True: 0.0}
+    retrieval_modes(rt, dataset, modes=("dense", "fused"))
+    assert asked == {False: None, True: None}, "None: retrieval.section_weight from the settings"
