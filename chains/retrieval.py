@@ -42,7 +42,15 @@ from babelrag.chains.fusion import (
 )
 from babelrag.chains.translate import Translator, translate_query, translation_targets
 from babelrag.stores.errors import StoreError
-from babelrag.stores.knowledge_store import SECTION, SECTION_CHUNKS, KnowledgeStore, Scalar, SearchHit
+from babelrag.stores.knowledge_store import (
+    HEADS,
+    SECTION,
+    SECTION_CHUNKS,
+    SECTION_IDS,
+    KnowledgeStore,
+    Scalar,
+    SearchHit,
+)
 from babelrag.stores.langdetect import UNDETERMINED
 from babelrag.stores.lexical import BM25Index
 
@@ -186,15 +194,38 @@ class CrossLingualRetriever(BaseRetriever):
                 size = hit.metadata.get(SECTION_CHUNKS)
                 end = first + (size if isinstance(size, int) and size > 0 else 1)
                 spans[cid] = (hit.source, hit.metadata.get("doc", 0), first, end)
-        missing = [place for place in heads if place not in chunks]
-        if missing or spans:
-            extra = self.store.chunks_at(missing) if missing else {}
-            # a section found whole brings its chunks: the best of them is ranked
-            unseen = [span for span in spans.values() if not all(p in chunks for p in _places(span))]
-            extra.update(self.store.chunks_between(unseen) if unseen else {})
-            extra = {place: hit for place, hit in extra.items() if place not in chunks}
-            chunks.update(extra)
-            cosines.update(self._cosines([hit.id for hit in extra.values()], vectors))
+        # what the found entries stand for, read by id in one go: the chunk a heading heads, the
+        # chunks of a section found whole (the best of them is ranked), the sections of the chunks
+        wanted: dict[str, None] = {}
+        by_place: list[tuple[str, Scalar, int]] = []  # entries written before they named their chunks
+        by_span: list[tuple[str, Scalar, int, int]] = []
+        for place, ids in heads.items():
+            if place not in chunks:
+                target = entries[ids[0]].metadata.get(HEADS)
+                if target:
+                    wanted[str(target)] = None
+                else:
+                    by_place.append(place)
+        for cid, span in spans.items():
+            if not all(p in chunks for p in _places(span)):
+                named = str(entries[cid].metadata.get(SECTION_IDS) or "")
+                if named:
+                    wanted.update(dict.fromkeys(named.split(",")))
+                else:
+                    by_span.append(span)
+        if self.section_weight > 0:
+            wanted.update(
+                dict.fromkeys(str(h.metadata[SECTION]) for h in chunks.values() if h.metadata.get(SECTION))
+            )
+        extra = self._read(list(wanted), vectors, cosines)
+        if by_place:
+            extra.extend(self.store.chunks_at(by_place).values())
+        if by_span:
+            extra.extend(self.store.chunks_between(by_span).values())
+        for hit in extra:
+            if hit.is_chunk and _place(hit) not in chunks:
+                chunks[_place(hit)] = hit
+        self._read([hit.id for hit in extra if hit.id not in cosines], vectors, cosines)
         sections: dict[tuple[str, Scalar, int], str] = {}
         if self.section_weight > 0:
             sections = {
@@ -202,8 +233,7 @@ class CrossLingualRetriever(BaseRetriever):
                 for place, hit in chunks.items()
                 if hit.metadata.get(SECTION)
             }
-            unscored = [sid for sid in set(sections.values()) if sid not in cosines]
-            cosines.update(self._cosines(unscored, vectors))
+            self._read([sid for sid in set(sections.values()) if sid not in cosines], vectors, cosines)
         fetched_by = {
             name: {
                 place
@@ -253,17 +283,17 @@ class CrossLingualRetriever(BaseRetriever):
             lists[name] = sorted(hits, key=lambda h: (-h.score, h.id))
         return lists
 
+    def _read(
+        self, ids: list[str], vectors: Mapping[str, Sequence[float]], cosines: dict[str, dict[str, float]]
+    ) -> list[SearchHit]:
+        """Entries by id, one store read: their hits returned, their cosines added to ``cosines``."""
+        found = self.store.entries_with_vectors(ids) if ids else {}
+        cosines.update(_cosine_table({cid: vec for cid, (_, vec) in found.items()}, vectors))
+        return [hit for hit, _ in found.values()]
+
     def _cosines(self, ids: list[str], vectors: Mapping[str, Sequence[float]]) -> dict[str, dict[str, float]]:
         """Each entry's cosine to each query vector; entries deleted since the search are left out."""
-        found = self.store.vectors_found(ids)
-        if not found:
-            return {}
-        matrix = np.asarray(list(found.values()), dtype=np.float32)
-        queries = np.asarray(list(vectors.values()), dtype=np.float32)
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
-        sims = (matrix @ queries.T).tolist()
-        return {cid: dict(zip(vectors, row, strict=True)) for cid, row in zip(found, sims, strict=True)}
+        return _cosine_table(self.store.vectors_found(ids), vectors)
 
     def _fuse(
         self,
@@ -302,6 +332,20 @@ class CrossLingualRetriever(BaseRetriever):
             else hit
             for hit in out
         ]
+
+
+def _cosine_table(
+    found: Mapping[str, Sequence[float]], vectors: Mapping[str, Sequence[float]]
+) -> dict[str, dict[str, float]]:
+    """Each stored vector's cosine to each query vector."""
+    if not found:
+        return {}
+    matrix = np.asarray(list(found.values()), dtype=np.float32)
+    queries = np.asarray(list(vectors.values()), dtype=np.float32)
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    sims = (matrix @ queries.T).tolist()
+    return {cid: dict(zip(vectors, row, strict=True)) for cid, row in zip(found, sims, strict=True)}
 
 
 def _places(span: tuple[str, Scalar, int, int]) -> list[tuple[str, Scalar, int]]:

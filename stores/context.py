@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from babelrag.stores.text_decoding import collapse_whitespace
 
 #: Bump when the rules that build a header change: it is part of every chunk's fingerprint.
-CONTEXT_VERSION = 2  # 2: heading entries
+CONTEXT_VERSION = 3  # 2: heading entries; 3: they name the chunk they head (metadata ``heads``)
 MAX_CONTEXT_CHARS = 200
 #: A section entry's stored text at most (the embedder reads up to its own limit of tokens: ~2,000
 #: characters of English for e5's 512, fewer of CJK).

@@ -47,9 +47,11 @@ from babelrag.stores.errors import UnreadableFileError
 from babelrag.stores.graph_dumps import DumpOptions, dump_kind, dump_readers
 from babelrag.stores.knowledge_store import (
     HEADING_OF,
+    HEADS,
     PUBLISHED,
     SECTION,
     SECTION_CHUNKS,
+    SECTION_IDS,
     SECTION_OF,
     KnowledgeStore,
     Scalar,
@@ -289,7 +291,7 @@ class Ingestor:
                 heading_id = _chunk_id(source, f"\0heading\0{doc_index}\0{context}", seen)
                 meta = {k: v for k, v in plan.metadatas[doc_start + first].items() if k != "chunk"}
                 meta.pop("context", None)
-                plan.add(heading_id, context, {**meta, HEADING_OF: first})
+                plan.add(heading_id, context, {**meta, HEADING_OF: first, HEADS: plan.ids[doc_start + first]})
             if self.sections:
                 self._add_sections(plan, doc_index, doc.page_content, chunks, contexts, doc_start)
         if not plan.ids:
@@ -320,7 +322,10 @@ class Ingestor:
                 plan.source, section_key(doc_index, contextual_text(context, body)), plan.seen
             )
             meta = {k: v for k, v in plan.metadatas[doc_start + first].items() if k not in ("chunk", SECTION)}
-            plan.add(section_id, body, {**meta, SECTION_OF: first, SECTION_CHUNKS: end - first})
+            ids = ",".join(plan.ids[doc_start + first : doc_start + end])
+            plan.add(
+                section_id, body, {**meta, SECTION_OF: first, SECTION_CHUNKS: end - first, SECTION_IDS: ids}
+            )
             for i in range(doc_start + first, doc_start + end):
                 plan.metadatas[i][SECTION] = section_id
 

@@ -55,6 +55,11 @@ SECTION_OF = "section_of"
 SECTION_CHUNKS = "section_chunks"
 #: Metadata of a chunk whose section has a section entry: that entry's id.
 SECTION = "section"
+#: Metadata of a heading entry: the id of the chunk it heads; of a section entry: its chunks' ids,
+#: comma-separated (retrieval reads them by id, one read for all; entries written before these
+#: keys existed are found by their place instead).
+HEADS = "heads"
+SECTION_IDS = "section_ids"
 #: Metadata of an entry an ingest has written but not yet shown, or retired but not yet deleted:
 #: ``False``. Readers leave such entries out (see the module's docstring).
 PUBLISHED = "published"
@@ -435,6 +440,18 @@ class KnowledgeStore:
         }
         return [found[i] for i in ids if i in found]
 
+    def entries_with_vectors(self, ids: Sequence[str]) -> dict[str, tuple[SearchHit, list[float]]]:
+        """Published entries by id with their stored vectors, in one read (missing ones left out)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        rows = zip(got["ids"], got["documents"] or [], got["metadatas"] or [], got["embeddings"], strict=True)
+        return {
+            cid: (_hit(cid, text, dict(meta or {}), 0.0), list(map(float, vec)))
+            for cid, text, meta, vec in rows
+            if visible(meta)
+        }
+
     def neighbours(self, hit: SearchHit) -> tuple[str | None, str | None]:
         """The texts of the chunks just before and after ``hit`` in its document (None at an end)."""
         chunk = hit.metadata.get("chunk")
@@ -493,22 +510,28 @@ class KnowledgeStore:
         self, spans: Iterable[tuple[str, Scalar, int, int]]
     ) -> dict[tuple[str, Scalar, int], SearchHit]:
         """The chunks of (source, doc, first, end) spans, ``end`` exclusive (a section's), as hits
-        with score 0, keyed by their (source, doc, chunk) places; one read per span."""
+        with score 0, keyed by their (source, doc, chunk) places; one read for up to 50 spans."""
         found: dict[tuple[str, Scalar, int], SearchHit] = {}
-        for source, doc, first, end in dict.fromkeys(spans):
-            where: Any = {
-                "$and": [
-                    {"source": source},
-                    {"doc": doc},
-                    {"chunk": {"$gte": first}},
-                    {"chunk": {"$lt": end}},
-                ]
-            }
+        unique = list(dict.fromkeys(spans))
+        for start in range(0, len(unique), 50):
+            clauses: list[Any] = [
+                {
+                    "$and": [
+                        {"source": source},
+                        {"doc": doc},
+                        {"chunk": {"$gte": first}},
+                        {"chunk": {"$lt": end}},
+                    ]
+                }
+                for source, doc, first, end in unique[start : start + 50]
+            ]
+            where = clauses[0] if len(clauses) == 1 else {"$or": clauses}
             got = self.collection.get(where=where, include=["documents", "metadatas"])
             rows = zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
             for cid, text, meta in rows:
                 if visible(meta) and isinstance((meta or {}).get("chunk"), int):
-                    found[(source, doc, int(meta["chunk"]))] = _hit(cid, text, dict(meta or {}), 0.0)
+                    place = (str(meta["source"]), meta.get("doc", 0), int(meta["chunk"]))
+                    found[place] = _hit(cid, text, dict(meta or {}), 0.0)
         return found
 
     def sources(self) -> Counter[str]:
