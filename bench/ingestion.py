@@ -128,7 +128,10 @@ def _padding(docs: list[Any], corpus: Path, embedder: Any) -> dict[str, int]:
     from babelrag.stores.loaders import iter_source_files
 
     order = {source_key(p): i for i, p in enumerate(iter_source_files([corpus]))}
-    queue = sorted(docs, key=lambda d: (order[d.metadata["source"]], d.metadata["doc"], d.metadata["chunk"]))
+    # heading and section entries have no chunk index: they sort before the chunks of their document
+    queue = sorted(
+        docs, key=lambda d: (order[d.metadata["source"]], str(d.metadata["doc"]), d.metadata.get("chunk", -1))
+    )
     queue.sort(key=lambda d: len(d.page_content))  # the Ingestor's order (stable, like its sort)
     model, size = embedder.model, embedder.batch_size
     texts = [embedder.document_prompt + d.page_content for d in queue]
