@@ -56,7 +56,8 @@ def check(
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         out.print(
-            f"[bold]{report.kb}[/]: {report.chunks} chunks from {report.sources} files, embedder "
+            f"[bold]{report.kb}[/]: {report.chunks} entries (chunks, heading and section entries) from "
+            f"{report.sources} files, embedder "
             f"{report.embedder_id} ({report.dimension} dimensions), store file: {report.store_file or 'n/a'}",
             highlight=False,
         )
@@ -115,7 +116,7 @@ def export(
         typer.echo(json.dumps(asdict(report), indent=2))
         return
     out.print(
-        f"exported {report.chunks} chunks of {report.kb} ({report.embedder_id}) to {report.path} "
+        f"exported {report.chunks} entries of {report.kb} ({report.embedder_id}) to {report.path} "
         f"in {report.seconds:.1f} s",
         highlight=False,
     )
@@ -189,7 +190,7 @@ def import_(
             else f"vectors of {report.embedder_id}"
         )
         out.print(
-            f"imported {report.chunks} chunks into {report.kb} ({how}); {report.skipped} lines skipped",
+            f"imported {report.chunks} entries into {report.kb} ({how}); {report.skipped} lines skipped",
             highlight=False,
         )
     if report.skipped and not report.chunks:
