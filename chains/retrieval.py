@@ -41,6 +41,7 @@ from babelrag.chains.fusion import (
     reciprocal_rank_fusion,
 )
 from babelrag.chains.translate import Translator, translate_query, translation_targets
+from babelrag.stores.context import MAX_SECTION_IDS
 from babelrag.stores.errors import StoreError
 from babelrag.stores.knowledge_store import (
     HEADS,
@@ -192,7 +193,7 @@ class CrossLingualRetriever(BaseRetriever):
             elif hit.section_of is not None and self.section_weight > 0:
                 first = hit.section_of
                 size = hit.metadata.get(SECTION_CHUNKS)
-                end = first + (size if isinstance(size, int) and size > 0 else 1)
+                end = first + (min(size, MAX_SECTION_IDS) if isinstance(size, int) and size > 0 else 1)
                 spans[cid] = (hit.source, hit.metadata.get("doc", 0), first, end)
         # what the found entries stand for, read by id in one go: the chunk a heading heads, the
         # chunks of a section found whole (the best of them is ranked), the sections of the chunks
@@ -210,7 +211,7 @@ class CrossLingualRetriever(BaseRetriever):
             if not all(p in chunks for p in _places(span)):
                 named = str(entries[cid].metadata.get(SECTION_IDS) or "")
                 if named:
-                    wanted.update(dict.fromkeys(named.split(",")))
+                    wanted.update(dict.fromkeys(named.split(",")[:MAX_SECTION_IDS]))
                 else:
                     by_span.append(span)
         if self.section_weight > 0:

@@ -34,6 +34,10 @@ MAX_CONTEXT_CHARS = 200
 #: A section entry's stored text at most (the embedder reads up to its own limit of tokens: ~2,000
 #: characters of English for e5's 512, fewer of CJK).
 MAX_SECTION_CHARS = 4000
+#: How many of a section's first chunks its entry names (``section_ids``) and a search that finds
+#: the entry brings in: about what its vector read; a section of thousands of chunks (a long
+#: document without headings) must not make one query read them all.
+MAX_SECTION_IDS = 8
 _SEPARATOR = " > "
 
 #: (character offset in the document text, level 1-6, heading text)

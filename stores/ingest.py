@@ -36,6 +36,7 @@ from langchain_core.documents import Document
 from babelrag.stores.chunking import Chunker, split_sentences
 from babelrag.stores.context import (
     CONTEXT_VERSION,
+    MAX_SECTION_IDS,
     chunk_context,
     chunk_offsets,
     contextual_text,
@@ -322,7 +323,7 @@ class Ingestor:
                 plan.source, section_key(doc_index, contextual_text(context, body)), plan.seen
             )
             meta = {k: v for k, v in plan.metadatas[doc_start + first].items() if k not in ("chunk", SECTION)}
-            ids = ",".join(plan.ids[doc_start + first : doc_start + end])
+            ids = ",".join(plan.ids[doc_start + first : doc_start + min(end, first + MAX_SECTION_IDS)])
             plan.add(
                 section_id, body, {**meta, SECTION_OF: first, SECTION_CHUNKS: end - first, SECTION_IDS: ids}
             )

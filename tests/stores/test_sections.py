@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from babelrag.stores.chunking import Chunker
-from babelrag.stores.context import contextual_text, section_runs, section_text
+from babelrag.stores.context import MAX_SECTION_IDS, contextual_text, section_runs, section_text
 from babelrag.stores.fakes import KeywordEmbeddings
 from babelrag.stores.ingest import Ingestor
 from babelrag.stores.integrity import check
@@ -134,3 +134,21 @@ def test_sections_are_not_translated_and_translations_name_no_section(tmp_path: 
     assert len(sections) == 1 and sections[0][2]["lang"] == "en"
     translated = [c for c in chunks if "translated_from" in c[2]]
     assert translated and all("section" not in c[2] for c in translated)
+
+
+def test_a_long_section_names_only_its_first_chunks(tmp_path: Path) -> None:
+    doc = tmp_path / "long.md"
+    doc.write_text(
+        "# Long\n\n" + " ".join(f"Sentence {i} of a long section about rivers." for i in range(200)) + "\n",
+        encoding="utf-8",
+    )
+    ing = ingestor(tmp_path)
+    ing.ingest([doc])
+    chunks, sections = entries(ing.store)
+    (_, _, meta), *_ = sections
+    assert meta["section_chunks"] == len(chunks) > MAX_SECTION_IDS
+    assert (
+        meta["section_ids"].split(",")
+        == [c[0] for c in sorted(chunks, key=lambda c: c[2]["chunk"])][:MAX_SECTION_IDS]
+    ), "the chunks its vector read, not every chunk of the section"
+    assert all(c[2]["section"] == sections[0][0] for c in chunks), "every chunk still counts its section"
