@@ -198,8 +198,7 @@ class CrossLingualRetriever(BaseRetriever):
         # what the found entries stand for, read by id in one go: the chunk a heading heads, the
         # chunks of a section found whole (the best of them is ranked), the sections of the chunks
         wanted: dict[str, None] = {}
-        by_place: list[tuple[str, Scalar, int]] = []  # entries written before they named their chunks
-        by_span: list[tuple[str, Scalar, int, int]] = []
+        by_place: list[tuple[str, Scalar, int]] = []  # heading entries from before they named their chunk
         for place, ids in heads.items():
             if place not in chunks:
                 target = entries[ids[0]].metadata.get(HEADS)
@@ -209,11 +208,8 @@ class CrossLingualRetriever(BaseRetriever):
                     by_place.append(place)
         for cid, span in spans.items():
             if not all(p in chunks for p in _places(span)):
-                named = str(entries[cid].metadata.get(SECTION_IDS) or "")
-                if named:
-                    wanted.update(dict.fromkeys(named.split(",")[:MAX_SECTION_IDS]))
-                else:
-                    by_span.append(span)
+                named = str(entries[cid].metadata.get(SECTION_IDS) or "").split(",")[:MAX_SECTION_IDS]
+                wanted.update(dict.fromkeys(i for i in named if i))
         if self.section_weight > 0:
             wanted.update(
                 dict.fromkeys(str(h.metadata[SECTION]) for h in chunks.values() if h.metadata.get(SECTION))
@@ -221,8 +217,6 @@ class CrossLingualRetriever(BaseRetriever):
         extra = self._read(list(wanted), vectors, cosines)
         if by_place:
             extra.extend(self.store.chunks_at(by_place).values())
-        if by_span:
-            extra.extend(self.store.chunks_between(by_span).values())
         for hit in extra:
             if hit.is_chunk and _place(hit) not in chunks:
                 chunks[_place(hit)] = hit

@@ -273,7 +273,8 @@ class Ingestor:
         for doc_index, doc in enumerate(documents):
             lang = doc.metadata.get("lang") or self.detect_language(doc.page_content)
             chunks = self._split(doc.page_content, source, progress or NullProgress())
-            contexts = self._contexts(doc.page_content, doc.metadata, chunks)
+            offsets = chunk_offsets(doc.page_content, chunks) if self.context else []
+            contexts = self._contexts(doc.page_content, doc.metadata, offsets, len(chunks))
             doc_start = len(plan.ids)
             for chunk_index, (text, context) in enumerate(zip(chunks, contexts, strict=True)):
                 chunk_id = _chunk_id(source, contextual_text(context, text), seen)
@@ -294,7 +295,7 @@ class Ingestor:
                 meta.pop("context", None)
                 plan.add(heading_id, context, {**meta, HEADING_OF: first, HEADS: plan.ids[doc_start + first]})
             if self.sections:
-                self._add_sections(plan, doc_index, doc.page_content, chunks, contexts, doc_start)
+                self._add_sections(plan, doc_index, doc.page_content, offsets, contexts, doc_start)
         if not plan.ids:
             report.failed.append((source, "no text left after cleaning"))
             return None
@@ -308,16 +309,12 @@ class Ingestor:
         plan: _Plan,
         doc_index: int,
         text: str,
-        chunks: list[str],
+        offsets: list[int],
         contexts: list[str],
         doc_start: int,
     ) -> None:
         """A section entry for each run of two or more chunks under one header; its chunks name it."""
-        runs = section_runs(contexts)
-        if not runs:
-            return
-        offsets = chunk_offsets(text, chunks)
-        for context, first, end in runs:
+        for context, first, end in section_runs(contexts):
             body = section_text(text, offsets, first, end)
             section_id = _chunk_id(
                 plan.source, section_key(doc_index, contextual_text(context, body)), plan.seen
@@ -391,16 +388,19 @@ class Ingestor:
         with progress.task(f"chunking {Path(source).name}", total=len(text)) as task:
             return self.chunker.split_text(text, advance=task.advance)
 
-    def _contexts(self, text: str, metadata: Mapping[str, Scalar], chunks: list[str]) -> list[str]:
-        """Each chunk's header (title > headings above it), or none when context is off."""
+    def _contexts(
+        self, text: str, metadata: Mapping[str, Scalar], offsets: list[int], count: int
+    ) -> list[str]:
+        """Each chunk's header (title > headings above it), from where the chunks start in ``text``;
+        none when context is off."""
         if not self.context:
-            return [""] * len(chunks)
+            return [""] * count
         try:
             headings = [tuple(h) for h in json.loads(str(metadata.get("headings") or "[]"))]
         except ValueError:
             headings = []
         title = str(metadata.get("title") or "")
-        return [chunk_context(title, headings, at, text) for at in chunk_offsets(text, chunks)]
+        return [chunk_context(title, headings, at, text) for at in offsets]
 
     def _embed_and_write(self, plans: list[_Plan], report: IngestReport, progress: Progress) -> None:
         # Sorted by length across files, so each batch pads little (1.4x fewer encoder tokens than

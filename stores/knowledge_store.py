@@ -56,8 +56,8 @@ SECTION_CHUNKS = "section_chunks"
 #: Metadata of a chunk whose section has a section entry: that entry's id.
 SECTION = "section"
 #: Metadata of a heading entry: the id of the chunk it heads; of a section entry: its chunks' ids,
-#: comma-separated (retrieval reads them by id, one read for all; entries written before these
-#: keys existed are found by their place instead).
+#: comma-separated (retrieval reads them by id, one read for all; heading entries written before
+#: ``heads`` existed are found by their place instead).
 HEADS = "heads"
 SECTION_IDS = "section_ids"
 #: Metadata of an entry an ingest has written but not yet shown, or retired but not yet deleted:
@@ -504,34 +504,6 @@ class KnowledgeStore:
             for cid, text, meta in rows:
                 if visible(meta):
                     found[(source, doc, chunk)] = _hit(cid, text, dict(meta or {}), 0.0)
-        return found
-
-    def chunks_between(
-        self, spans: Iterable[tuple[str, Scalar, int, int]]
-    ) -> dict[tuple[str, Scalar, int], SearchHit]:
-        """The chunks of (source, doc, first, end) spans, ``end`` exclusive (a section's), as hits
-        with score 0, keyed by their (source, doc, chunk) places; one read for up to 50 spans."""
-        found: dict[tuple[str, Scalar, int], SearchHit] = {}
-        unique = list(dict.fromkeys(spans))
-        for start in range(0, len(unique), 50):
-            clauses: list[Any] = [
-                {
-                    "$and": [
-                        {"source": source},
-                        {"doc": doc},
-                        {"chunk": {"$gte": first}},
-                        {"chunk": {"$lt": end}},
-                    ]
-                }
-                for source, doc, first, end in unique[start : start + 50]
-            ]
-            where = clauses[0] if len(clauses) == 1 else {"$or": clauses}
-            got = self.collection.get(where=where, include=["documents", "metadatas"])
-            rows = zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
-            for cid, text, meta in rows:
-                if visible(meta) and isinstance((meta or {}).get("chunk"), int):
-                    place = (str(meta["source"]), meta.get("doc", 0), int(meta["chunk"]))
-                    found[place] = _hit(cid, text, dict(meta or {}), 0.0)
         return found
 
     def sources(self) -> Counter[str]:
