@@ -147,7 +147,8 @@ def distill(
     student.max_seq_length = min(int(student.max_seq_length or 512), config.max_seq_length)
     loss = MSELoss(student, projection_dim=projection)
     scratch = output.parent / f".partial-{output.name}"
-    shutil.rmtree(scratch, ignore_errors=True)
+    prepare_scratch(scratch, {"config": asdict(config), "teacher": teacher_id, "student": student_id,
+                              "data": fingerprint(pairs)})  # fmt: skip
     args = training_arguments(config, scratch, save_every=(50, 500))
     losses: list[float] = []
     trainer = SentenceTransformerTrainer(
@@ -177,6 +178,7 @@ def distill(
         evaluation={"before": before, "after": after} if evaluate else {},
     )
     model_dir = scratch / "model"
+    shutil.rmtree(model_dir, ignore_errors=True)
     student.save(str(model_dir))
     card = json.dumps(asdict(report), indent=2, ensure_ascii=False) + "\n"
     (model_dir / CARD).write_text(card, encoding="utf-8")
@@ -220,6 +222,32 @@ def _count(items: Any) -> dict[str, int]:
     for item in items:
         out[item] = out.get(item, 0) + 1
     return out
+
+
+def fingerprint(items: Any) -> str:
+    """A digest of the training data, in order (a checkpoint holds the sampler's place in it)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(json.dumps(item, ensure_ascii=False, default=str).encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+def prepare_scratch(scratch: Path, run: dict[str, Any]) -> None:
+    """Keep the checkpoints of an interrupted run of the same training (same data, same settings),
+    so that the same command resumes it; clear those of any other run, which resuming would
+    continue with other data or settings. ``run.json`` in the folder says which run it holds."""
+    marker = scratch / "run.json"
+    text = json.dumps(run, sort_keys=True, ensure_ascii=False, default=str)
+    try:
+        same = marker.read_text(encoding="utf-8") == text
+    except OSError:
+        same = False
+    if not same:
+        shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True, exist_ok=True)
+    marker.write_text(text, encoding="utf-8")
 
 
 def _last_checkpoint(folder: Path) -> Path | None:

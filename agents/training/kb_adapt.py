@@ -29,7 +29,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from babelrag.agents.training.distill import CARD, _last_checkpoint, _Progress, training_arguments
+from babelrag.agents.training.distill import (
+    CARD,
+    _last_checkpoint,
+    _Progress,
+    fingerprint,
+    prepare_scratch,
+    training_arguments,
+)
 from babelrag.agents.training.kb_data import Record
 from babelrag.stores.errors import BabelragError
 from babelrag.stores.progress import NullProgress, Progress
@@ -237,6 +244,8 @@ def adapt(
     prompts = {name: config.document_prompt for name in columns if name not in ("query", "label")}
     prompts["query"] = config.query_prompt
     scratch = output.parent / f".partial-{output.name}"
+    prepare_scratch(scratch, {"config": asdict(config), "student": report.student,
+                              "data": fingerprint(sorted(columns.items()))})  # fmt: skip
     args = training_arguments(
         config,
         scratch,

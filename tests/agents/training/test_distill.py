@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,3 +106,53 @@ def test_resuming_skips_a_checkpoint_that_a_crash_cut_short(tmp_path) -> None:
             (folder / "trainer_state.json").write_text(state, encoding="utf-8")
     (tmp_path / "checkpoint-tmp").mkdir()
     assert _last_checkpoint(tmp_path) == tmp_path / "checkpoint-2"
+
+
+class StopTraining:
+    """A progress whose training task stops the run (as Ctrl-C would) after ``n`` steps."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+        self.steps = 0
+
+    @contextmanager
+    def task(self, description: str, total: float | None = None):
+        outer = self
+
+        class Task:
+            def advance(self, amount: float = 1) -> None:
+                if not description.startswith("training"):
+                    return
+                outer.steps += 1
+                if outer.n is not None and outer.steps >= outer.n:
+                    raise KeyboardInterrupt
+
+        yield Task()
+
+    def log(self, message: str) -> None:
+        return None
+
+
+def test_a_stopped_run_resumes_and_another_run_starts_over(tmp_path: Path) -> None:
+    teacher = tiny_encoder(tmp_path / "teacher", 32, seed=1)
+    rows = [("de", "the cat sleeps", "die katze schläft", "t"), ("de", "the dog runs", "die hund läuft", "t")]
+    scratch = tmp_path / ".partial-distilled"
+
+    def run(progress: StopTraining, learning_rate: float = 1e-3) -> Any:
+        return distill(
+            teacher=teacher, student=tiny_encoder(tmp_path / "student", 32, seed=2), teacher_id="t",
+            student_id="s", rows=rows, output=tmp_path / "distilled", progress=progress,
+            config=DistillConfig(max_steps=60, batch_size=2, learning_rate=learning_rate),
+        )  # fmt: skip
+
+    with pytest.raises(KeyboardInterrupt):
+        run(StopTraining(55))
+    assert (scratch / "checkpoints" / "checkpoint-50").is_dir()
+    resumed = StopTraining(None)
+    assert run(resumed).steps == 60 and resumed.steps == 10, "steps 51-60 only: resumed at the checkpoint"
+    assert not scratch.exists() and (tmp_path / "distilled" / CARD).exists()
+
+    with pytest.raises(KeyboardInterrupt):
+        run(StopTraining(55))
+    other = StopTraining(None)
+    assert run(other, learning_rate=2e-3).steps == 60 and other.steps == 60, "other settings: from the start"
