@@ -58,6 +58,7 @@ class DistillReport:
     projection_dim: int | None
     excluded: list[str] = field(default_factory=list)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    resumed_at_step: int | None = None  # a stopped run continued: ``seconds`` are this run's alone
 
 
 def sample_pairs(
@@ -160,6 +161,7 @@ def distill(
     resume = _last_checkpoint(scratch / "checkpoints")
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     after = evaluate(student) if evaluate else None
+    losses = logged_losses(trainer) or losses
 
     report = DistillReport(
         output=str(output),
@@ -176,6 +178,7 @@ def distill(
         projection_dim=projection,
         excluded=["Debian Reference (the evaluation corpus): its catalogs are never read"],
         evaluation={"before": before, "after": after} if evaluate else {},
+        resumed_at_step=checkpoint_step(resume),
     )
     model_dir = scratch / "model"
     shutil.rmtree(model_dir, ignore_errors=True)
@@ -203,7 +206,9 @@ def model_card(report: DistillReport, config: DistillConfig) -> str:
         f"Debian text domains ({langs}); {report.rows} training rows.",
         "- Never trained on: Debian Reference, the evaluation corpus.",
         f"- Steps: {report.steps} (batch {config.batch_size}, learning rate {config.learning_rate}, "
-        f"max {config.max_seq_length} tokens); wall time {report.seconds / 60:.1f} min on the CPU.",
+        f"max {config.max_seq_length} tokens); wall time {report.seconds / 60:.1f} min on the CPU"
+        + resumed_note(report.resumed_at_step)
+        + ".",
         f"- Loss: {report.loss_first} at the start, {report.loss_last} at the end"
         + (
             f"; a learned projection to the teacher's {report.projection_dim} dimensions (not saved)."
@@ -248,6 +253,20 @@ def prepare_scratch(scratch: Path, run: dict[str, Any]) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True, exist_ok=True)
     marker.write_text(text, encoding="utf-8")
+
+
+def resumed_note(step: int | None) -> str:
+    return f" (resumed at step {step}: the time after it)" if step else ""
+
+
+def checkpoint_step(checkpoint: Path | None) -> int | None:
+    return int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else None
+
+
+def logged_losses(trainer: Any) -> list[float]:
+    """Every logged training loss of the run, a resumed run's earlier ones too (the checkpoint
+    carries them in the trainer's log history)."""
+    return [round(float(h["loss"]), 6) for h in trainer.state.log_history if "loss" in h]
 
 
 def _last_checkpoint(folder: Path) -> Path | None:

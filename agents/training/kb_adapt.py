@@ -33,8 +33,11 @@ from babelrag.agents.training.distill import (
     CARD,
     _last_checkpoint,
     _Progress,
+    checkpoint_step,
     fingerprint,
+    logged_losses,
     prepare_scratch,
+    resumed_note,
     training_arguments,
 )
 from babelrag.agents.training.kb_data import Record
@@ -80,6 +83,7 @@ class AdaptReport:
     excluded: list[str] = field(default_factory=list)
     evaluation: dict[str, Any] = field(default_factory=dict)
     eval_corpus: int = 0  # passages each held-out question is ranked among
+    resumed_at_step: int | None = None  # a stopped run continued: ``seconds`` are this run's alone
 
 
 def new_report(
@@ -271,6 +275,8 @@ def adapt(
     report.rows = n_rows
     report.steps = int(trainer.state.global_step)
     report.seconds = round(time.perf_counter() - started, 1)
+    losses = logged_losses(trainer) or losses
+    report.resumed_at_step = checkpoint_step(resume)
     report.loss_first = losses[0] if losses else None
     report.loss_last = losses[-1] if losses else None
     report.evaluation = {"before": before, "after": after} if evaluate else {}
@@ -320,7 +326,9 @@ def model_card(report: AdaptReport, config: AdaptConfig) -> str:
         f"- Teacher agreement: the generator scored a question's own passage highest for "
         f"{_share(report.lm_agrees)} of the training questions.",
         f"- Steps: {report.steps} (batch {config.batch_size}, learning rate {config.learning_rate}, "
-        f"max {config.max_seq_length} tokens); training and evaluation {report.seconds / 60:.1f} min, "
+        f"max {config.max_seq_length} tokens); training and evaluation {report.seconds / 60:.1f} min"
+        + resumed_note(report.resumed_at_step)
+        + ", "
         + (
             f"data {report.data_seconds / 60:.1f} min on the CPU."
             if report.data_seconds

@@ -149,7 +149,10 @@ def test_a_stopped_run_resumes_and_another_run_starts_over(tmp_path: Path) -> No
         run(StopTraining(55))
     assert (scratch / "checkpoints" / "checkpoint-50").is_dir()
     resumed = StopTraining(None)
-    assert run(resumed).steps == 60 and resumed.steps == 10, "steps 51-60 only: resumed at the checkpoint"
+    report = run(resumed)
+    assert report.steps == 60 and resumed.steps == 10, "steps 51-60 only: resumed at the checkpoint"
+    assert report.resumed_at_step == 50 and report.loss_first is not None
+    assert "resumed at step 50" in (tmp_path / "distilled" / "README.md").read_text()
     assert not scratch.exists() and (tmp_path / "distilled" / CARD).exists()
 
     with pytest.raises(KeyboardInterrupt):

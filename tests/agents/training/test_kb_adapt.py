@@ -174,6 +174,7 @@ def test_a_stopped_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     second = StopAt(None)
     result = run(second)
     assert result.steps == 30 and second.steps == 5, "steps 26-30 only: resumed at the checkpoint"
+    assert result.resumed_at_step == 25 and "resumed at step 25" in (output / "README.md").read_text()
     assert (output / CARD).exists() and not (tmp_path / ".partial-adapted").exists()
 
 
