@@ -29,6 +29,8 @@ _PLACEHOLDER = re.compile(
     r"%(?:\(\w+\))?[-+ #0]*(?:\d+|\*)?(?:\.\d+)?[hlLqjzt]*[diouxXeEfFgGcrsaAp%]"  # printf / python %
     r"|\{[^{}\s]*\}"  # {name}, {0}
     r"|\$\{?\w+\}?"  # $VAR, ${VAR}
+    r"|%[A-Z][A-Z0-9_]+\b"  # LibreOffice's %PRODUCTNAME, %MOD1
+    r"|\$\(\w+\)"  # $(ARG1)
     r"|<[^>]+>"  # markup
     r"|&\w+;"  # entities
 )

@@ -76,6 +76,9 @@ def test_pairs_are_filtered_deduplicated_and_keep_their_catalog(tmp_path: Path) 
 def test_filters_and_locale_names() -> None:
     assert keep_pair("Unable to open the file", "Datei nicht lesbar") is None
     assert keep_pair("Save {name} now please", "Jetzt {name} speichern") == "placeholder or markup"
+    assert keep_pair("Press %MOD1+V to paste", "Mit %MOD1+V einfügen") == "placeholder or markup"
+    assert keep_pair("Welcome to %PRODUCTNAME Writer", "Willkommen bei %PRODUCTNAME Writer") is not None
+    assert keep_pair("Read from $(ARG1) today", "Heute aus $(ARG1) lesen") == "placeholder or markup"
     assert keep_pair("Quit", "Beenden") == "too short"
     assert locale_names("zh-tw") == ["zh_TW"] and locale_names("de") == ["de", "de_DE"]
 
