@@ -158,8 +158,8 @@ def test_readers_see_all_of_the_old_or_all_of_the_new_chunks_of_a_file_never_bot
         doc.write_text(versions[updates % 2], encoding="utf-8")  # the KB holds versions[1] now
         assert writer.ingest([doc]).updated == [source]
         updates += 1
-    code, out, _ = finish(search)
-    assert code == 0 and json.loads(out)
+    code, out, err = finish(search)
+    assert code == 0 and json.loads(out), err
     seen = [json.loads(finish(r, timeout=120)[1]) for r in readers]
     assert updates >= 2 and all(s["reads"] > 10 and s["searches"] > 10 for s in seen)
     assert [s["half"] for s in seen] == [[], []], "a reader saw a half-written file"
