@@ -313,12 +313,18 @@ class KnowledgeStore:
             return read()
         self._reading.depth = 1
         try:
-            for _ in range(attempts):
+            for attempt in range(attempts):
                 before = self._read_token()
                 if before is None:  # a writer is publishing: it takes milliseconds
                     time.sleep(0.002)
                     continue
-                result = read()
+                try:
+                    result = read()
+                except Exception as exc:
+                    if attempt == attempts - 1 or not _raced_a_delete(exc):
+                        raise
+                    time.sleep(0.002)
+                    continue
                 if self._read_token() == before:
                     return result
             return read()
@@ -619,6 +625,13 @@ def _hit(cid: str, text: str | None, meta: dict[str, Scalar], similarity: float)
 def _writer_stamp() -> dict[str, Scalar]:
     """Who wrote a collection last, and when: a re-embedding tells a live one from an abandoned one."""
     return {"writer": f"{socket.gethostname()}:{os.getpid()}", "updated_at": round(time.time(), 3)}
+
+
+def _raced_a_delete(exc: BaseException) -> bool:
+    """Chroma's "Error finding id": its index returned an entry that another process's write
+    deleted before the row was read (seen with a search beside an ingest). Reading again sees
+    the index as the writer left it."""
+    return (type(exc).__module__ or "").startswith("chromadb") and "error finding id" in str(exc).lower()
 
 
 def build_where(*, lang: str | None, where: Mapping[str, Scalar] | None) -> dict[str, Any] | None:

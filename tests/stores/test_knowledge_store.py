@@ -64,3 +64,26 @@ def test_collection_records_embedder_and_cosine_space(tmp_path: Path) -> None:
     meta = store.collection.metadata
     assert meta["embedder_id"] == "fake/keywords" and meta["embedding_dim"] == 32
     assert store.collection.configuration_json["hnsw"]["space"] == "cosine"
+
+
+def test_a_read_that_raced_a_delete_in_another_process_is_read_again(tmp_path: Path) -> None:
+    from chromadb.errors import InternalError
+
+    store = KnowledgeStore(
+        client=open_chroma_client(tmp_path / "chroma"), name="k", embedder=KeywordEmbeddings(dimension=16)
+    )
+    calls = []
+
+    def read() -> str:
+        calls.append(1)
+        if len(calls) == 1:  # what a search beside an ingest met once: the index named a deleted row
+            raise InternalError("Error executing plan: Internal error: Error finding id")
+        return "read"
+
+    assert store.consistent(read) == "read" and len(calls) == 2
+
+    def broken() -> str:
+        raise InternalError("something else")
+
+    with pytest.raises(InternalError, match="something else"):
+        store.consistent(broken)
