@@ -5,7 +5,6 @@ and a stopped training resumes from its checkpoint."""
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from babelrag.agents.training.kb_adapt import (
 )
 from babelrag.agents.training.kb_data import DataFile, Record
 from babelrag.stores.errors import BabelragError
+from tests.agents.training.test_distill import StopTraining as StopAt
 from tests.agents.training.test_distill import tiny_encoder
 
 pytestmark = pytest.mark.unit
@@ -131,29 +131,6 @@ def test_the_student_learns_and_is_saved_with_its_card_and_data(tmp_path: Path, 
     readme = (output / "README.md").read_text()
     assert "| de | 2 |" in readme and "never trained on" in readme
     assert not list(tmp_path.glob(".partial-*"))
-
-
-class StopAt:
-    """A progress whose training task stops the run (as Ctrl-C would) after ``n`` steps."""
-
-    def __init__(self, n: int | None) -> None:
-        self.n = n
-        self.steps = 0
-
-    @contextmanager
-    def task(self, description: str, total: float | None = None):
-        outer = self
-
-        class Task:
-            def advance(self, amount: float = 1) -> None:
-                outer.steps += 1
-                if outer.n is not None and outer.steps >= outer.n:
-                    raise KeyboardInterrupt
-
-        yield Task()
-
-    def log(self, message: str) -> None:
-        return None
 
 
 def test_a_stopped_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
