@@ -12,6 +12,7 @@ teacher, data, steps, wall time, and the evaluation before and after when one wa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import shutil
@@ -151,9 +152,8 @@ def distill(
     prepare_scratch(scratch, {"config": asdict(config), "teacher": teacher_id, "student": student_id,
                               "data": fingerprint(pairs)})  # fmt: skip
     args = training_arguments(config, scratch, save_every=(50, 500))
-    losses: list[float] = []
     trainer = SentenceTransformerTrainer(
-        model=student, args=args, train_dataset=dataset, loss=loss, callbacks=[_Progress(progress, losses)]
+        model=student, args=args, train_dataset=dataset, loss=loss, callbacks=[_Progress(progress)]
     )
     from transformers.trainer_callback import PrinterCallback
 
@@ -161,7 +161,7 @@ def distill(
     resume = _last_checkpoint(scratch / "checkpoints")
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     after = evaluate(student) if evaluate else None
-    losses = logged_losses(trainer) or losses
+    losses = logged_losses(trainer)
 
     report = DistillReport(
         output=str(output),
@@ -231,8 +231,6 @@ def _count(items: Any) -> dict[str, int]:
 
 def fingerprint(items: Any) -> str:
     """A digest of the training data, in order (a checkpoint holds the sampler's place in it)."""
-    import hashlib
-
     digest = hashlib.sha256()
     for item in items:
         digest.update(json.dumps(item, ensure_ascii=False, default=str).encode("utf-8") + b"\n")
@@ -282,16 +280,14 @@ def _last_checkpoint(folder: Path) -> Path | None:
 
 
 def _complete_checkpoint(path: Path) -> bool:
-    import json
-
     try:
         return isinstance(json.loads((path / "trainer_state.json").read_text(encoding="utf-8")), dict)
     except (OSError, ValueError):
         return False
 
 
-def _Progress(progress: Progress, losses: list[float]) -> Any:
-    """A transformers TrainerCallback that drives our progress bar and keeps the logged losses."""
+def _Progress(progress: Progress) -> Any:
+    """A transformers TrainerCallback that drives our progress bar."""
     from transformers import TrainerCallback
 
     class Callback(TrainerCallback):
@@ -306,10 +302,6 @@ def _Progress(progress: Progress, losses: list[float]) -> Any:
         def on_step_end(self, args, state, control, **kwargs):
             if self.task is not None:
                 self.task.advance(1)
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                losses.append(round(float(logs["loss"]), 6))
 
         def on_train_end(self, args, state, control, **kwargs):
             if self.context is not None:

@@ -257,13 +257,12 @@ def adapt(
         batch_sampler="no_duplicates",  # the same passage twice in a batch would be its own negative
         prompts={k: v for k, v in prompts.items() if v},
     )
-    losses: list[float] = []
     trainer = SentenceTransformerTrainer(
         model=student,
         args=args,
         train_dataset=Dataset.from_dict(columns),
         loss=loss,
-        callbacks=[_Progress(progress, losses)],
+        callbacks=[_Progress(progress)],
     )
     from transformers.trainer_callback import PrinterCallback
 
@@ -275,7 +274,7 @@ def adapt(
     report.rows = n_rows
     report.steps = int(trainer.state.global_step)
     report.seconds = round(time.perf_counter() - started, 1)
-    losses = logged_losses(trainer) or losses
+    losses = logged_losses(trainer)
     report.resumed_at_step = checkpoint_step(resume)
     report.loss_first = losses[0] if losses else None
     report.loss_last = losses[-1] if losses else None
