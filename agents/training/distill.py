@@ -3,9 +3,13 @@ trainer: a student learns to put an English sentence and its translation where t
 the English one.
 
 The teacher (e.g. EmbeddingGemma) embeds the English side once; every pair gives two training
-rows, (English, teacher vector) and (translation, teacher vector), trained with ``MSELoss``. When
-the dimensions differ, the loss learns a projection from the student's space into the teacher's,
-so the student keeps its own size and stays a drop-in embedder. The output is a normal
+rows, (English, teacher vector) and (translation, teacher vector), trained with ``MSELoss``. A
+teacher other than the student is first mapped into the student's space by a fixed linear map,
+fitted by least squares from the teacher's English vectors to the student's own (e5's vectors are
+almost a linear function of EmbeddingGemma's: cosine .97 after the map), so the student keeps its
+size and geometry, stays a drop-in embedder, and learns where the teacher's knowledge puts each
+sentence. A projection learned *during* training (sentence-transformers' ``projection_dim``)
+collapsed: the loss fell by mapping everything to the teacher's mean vector. The output is a normal
 sentence-transformers folder with a model card (``babelrag-training.json`` and ``README.md``):
 teacher, data, steps, wall time, and the evaluation before and after when one was run.
 """
@@ -56,7 +60,9 @@ class DistillReport:
     seconds: float
     loss_first: float | None
     loss_last: float | None
-    projection_dim: int | None
+    # the teacher's vectors mapped into the student's space (another teacher than the student):
+    # dimensions and the mean cosine of the mapped English vectors to the student's own
+    projection: dict[str, Any] | None
     excluded: list[str] = field(default_factory=list)
     evaluation: dict[str, Any] = field(default_factory=dict)
     resumed_at_step: int | None = None  # a stopped run continued: ``seconds`` are this run's alone
@@ -113,29 +119,20 @@ def distill(
     prompts = config.student_prompts or ("",)
     given = config.teacher_prompts or ("",)
     teacher_prompts = [given[k] if k < len(given) else given[0] for k in range(len(prompts))]
-    # row r of pair i is trained with student prompt (2i + r) % n, toward the teacher's English
-    # vector under the matching teacher prompt
-    wanted = {
-        (teacher_prompts[(2 * i + r) % len(prompts)], en)
-        for i, (_l, en, _t, _s) in enumerate(pairs)
-        for r in (0, 1)
-    }
-    keys = sorted(wanted)
-    vectors: dict[tuple[str, str], Any] = {}
-    with progress.task("teacher: embedding the English side", total=len(keys)) as task:
-        for start in range(0, len(keys), 64):
-            batch = keys[start : start + 64]
-            encoded = teacher.encode(
-                [prompt + en for prompt, en in batch],
-                batch_size=32,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-            )
-            vectors.update(zip(batch, encoded, strict=True))
-            task.advance(len(batch))
-    teacher_dim = int(next(iter(vectors.values())).shape[0])
-    student_dim = int(student.get_embedding_dimension())
-    projection = teacher_dim if teacher_dim != student_dim else None
+    # row r of pair i is trained with prompt k = (2i + r) % n, toward the teacher's English vector
+    # under its prompt for the same role
+    keys = sorted(
+        {((2 * i + r) % len(prompts), en) for i, (_l, en, _t, _s) in enumerate(pairs) for r in (0, 1)}
+    )
+    targets = _embed(teacher, [teacher_prompts[k] + en for k, en in keys], progress,
+                     "teacher: embedding the English side")  # fmt: skip
+    projection = None
+    if teacher is not student:
+        own = _embed(
+            student, [prompts[k] + en for k, en in keys], progress, "student: embedding the English side"
+        )
+        targets, projection = fit_projection(targets, own)
+    vectors = dict(zip(keys, targets, strict=True))
 
     texts: list[str] = []
     labels: list[Any] = []
@@ -143,11 +140,11 @@ def distill(
         for r, text in enumerate((en, translation)):
             k = (2 * i + r) % len(prompts)
             texts.append(prompts[k] + text)
-            labels.append(vectors[(teacher_prompts[k], en)])
+            labels.append(vectors[(k, en)])
     dataset = Dataset.from_dict({"sentence": texts, "label": np.asarray(labels, dtype=np.float32).tolist()})
 
     student.max_seq_length = min(int(student.max_seq_length or 512), config.max_seq_length)
-    loss = MSELoss(student, projection_dim=projection)
+    loss = MSELoss(student)
     scratch = output.parent / f".partial-{output.name}"
     prepare_scratch(scratch, {"config": asdict(config), "teacher": teacher_id, "student": student_id,
                               "data": fingerprint(pairs)})  # fmt: skip
@@ -175,7 +172,7 @@ def distill(
         seconds=round(time.perf_counter() - started, 1),
         loss_first=losses[0] if losses else None,
         loss_last=losses[-1] if losses else None,
-        projection_dim=projection,
+        projection=projection,
         excluded=["Debian Reference (the evaluation corpus): its catalogs are never read"],
         evaluation={"before": before, "after": after} if evaluate else {},
         resumed_at_step=checkpoint_step(resume),
@@ -209,17 +206,48 @@ def model_card(report: DistillReport, config: DistillConfig) -> str:
         f"max {config.max_seq_length} tokens); wall time {report.seconds / 60:.1f} min on the CPU"
         + resumed_note(report.resumed_at_step)
         + ".",
-        f"- Loss: {report.loss_first} at the start, {report.loss_last} at the end"
-        + (
-            f"; a learned projection to the teacher's {report.projection_dim} dimensions (not saved)."
-            if report.projection_dim
-            else "."
-        ),
+        f"- Loss: {report.loss_first} at the start, {report.loss_last} at the end.",
     ]
+    if report.projection:
+        p = report.projection
+        lines.append(
+            f"- The teacher's {p['teacher_dim']}-dimensional vectors were mapped into the student's "
+            f"{p['student_dim']} dimensions by a fixed linear map, fitted by least squares on "
+            f"{p['sentences']} English sentences (mean cosine to the student's own vectors {p['cosine']})."
+        )
     if report.evaluation:
         evaluation = json.dumps(report.evaluation, indent=1)
         lines += ["", "Evaluation before / after:", "", "```json", evaluation, "```"]
     return "\n".join(lines) + "\n"
+
+
+def _embed(model: Any, texts: list[str], progress: Progress, label: str) -> Any:
+    import numpy as np
+
+    parts = []
+    with progress.task(label, total=len(texts)) as task:
+        for start in range(0, len(texts), 64):
+            batch = texts[start : start + 64]
+            parts.append(model.encode(batch, batch_size=32, normalize_embeddings=True, convert_to_numpy=True))
+            task.advance(len(batch))
+    return np.vstack(parts)
+
+
+def fit_projection(teacher: Any, student: Any, ridge: float = 1e-2) -> tuple[Any, dict[str, Any]]:
+    """Map the teacher's vectors (rows) into the student's space: the ridge least-squares linear
+    map from the teacher's English vectors to the student's own, fixed before training. Returns
+    the mapped, normalised vectors and what the card says about the map."""
+    import numpy as np
+
+    t = np.asarray(teacher, dtype=np.float64)
+    s = np.asarray(student, dtype=np.float64)
+    w = np.linalg.solve(t.T @ t + ridge * np.eye(t.shape[1]), t.T @ s)
+    mapped = t @ w
+    mapped /= np.maximum(np.linalg.norm(mapped, axis=1, keepdims=True), 1e-12)
+    cosine = float((mapped * s).sum(axis=1).mean())
+    info = {"teacher_dim": int(t.shape[1]), "student_dim": int(s.shape[1]), "sentences": int(t.shape[0]),
+            "cosine": round(cosine, 3)}  # fmt: skip
+    return mapped.astype(np.float32), info
 
 
 def _count(items: Any) -> dict[str, int]:

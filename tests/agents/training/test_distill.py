@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from babelrag.agents.training.distill import CARD, DistillConfig, distill, sample_pairs
+from babelrag.agents.training.distill import CARD, DistillConfig, distill, fit_projection, sample_pairs
 from babelrag.stores.errors import BabelragError
 
 pytestmark = pytest.mark.unit
@@ -70,7 +70,11 @@ def test_the_student_learns_the_teachers_space_and_is_saved_with_a_card(tmp_path
         config=DistillConfig(max_pairs=24, max_steps=30, batch_size=8, learning_rate=5e-3),
         evaluate=lambda model: {"dimension": model.get_embedding_dimension()},
     )
-    assert report.steps == 30 and report.projection_dim == 48  # dimensions differ: a learned projection
+    assert report.steps == 30  # the teacher's 48 dimensions are mapped into the student's 32
+    assert report.projection is not None and (
+        report.projection["teacher_dim"],
+        report.projection["student_dim"],
+    ) == (48, 32)
     assert report.loss_last < report.loss_first
     assert report.evaluation == {"before": {"dimension": 32}, "after": {"dimension": 32}}
     loaded = SentenceTransformer(str(out), device="cpu")
@@ -79,6 +83,26 @@ def test_the_student_learns_the_teachers_space_and_is_saved_with_a_card(tmp_path
     assert card["teacher"] == "tiny-teacher" and card["languages"] == {"de": 6}
     assert "Debian Reference" in (out / "README.md").read_text()
     assert not list(tmp_path.glob(".partial-*")), "the scratch folder is removed"
+
+
+def test_the_teachers_vectors_are_mapped_into_the_students_space_without_collapsing() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    student = rng.normal(size=(200, 8))
+    student /= np.linalg.norm(student, axis=1, keepdims=True)
+    # a teacher whose space holds the student's (a larger random linear image of it, plus noise)
+    teacher = student @ rng.normal(size=(8, 24)) + 0.01 * rng.normal(size=(200, 24))
+    teacher /= np.linalg.norm(teacher, axis=1, keepdims=True)
+    mapped, info = fit_projection(teacher, student)
+    assert mapped.shape == (200, 8) and np.allclose(np.linalg.norm(mapped, axis=1), 1, atol=1e-5)
+    assert info["cosine"] > 0.95 and (info["teacher_dim"], info["student_dim"], info["sentences"]) == (
+        24,
+        8,
+        200,
+    )
+    # the sentences stay apart (a map that collapsed would put them all near one vector)
+    assert float(np.mean(mapped @ mapped.T)) < 0.2
 
 
 def test_pairs_are_sampled_evenly_and_nothing_to_train_on_is_an_error(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def test_the_real_student_trains_and_loads(tmp_path: Path) -> None:
             max_pairs=40, max_steps=4, batch_size=8, learning_rate=1e-4, student_prompts=("query: ",)
         ),
     )
-    assert result.steps == 4 and result.projection_dim is None and result.languages == {"de": len(rows)}
+    assert result.steps == 4 and result.projection is None and result.languages == {"de": len(rows)}
     loaded = SentenceTransformer(str(tmp_path / "e5-distilled"), device="cpu")
     after = loaded.encode(["query: " + rows[0][2]], normalize_embeddings=True)
     assert loaded.get_embedding_dimension() == 384 and float((before * after).sum()) < 0.99999  # it moved
