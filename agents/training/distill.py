@@ -127,7 +127,7 @@ def distill(
     targets = _embed(teacher, [teacher_prompts[k] + en for k, en in keys], progress,
                      "teacher: embedding the English side")  # fmt: skip
     projection = None
-    if teacher is not student:
+    if teacher_id != student_id:  # another model: its space is not the student's
         own = _embed(
             student, [prompts[k] + en for k, en in keys], progress, "student: embedding the English side"
         )
