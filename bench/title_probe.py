@@ -32,6 +32,7 @@ def main() -> int:
     from sentence_transformers import SentenceTransformer
 
     from babelrag.agents.evaluation.beir import load_beir
+    from babelrag.agents.evaluation.metrics import mrr_at_k
     from bench.common import machine_info
 
     print(json.dumps({"machine": machine_info()}), flush=True)
@@ -49,13 +50,9 @@ def main() -> int:
         judged = ds.judged_query_ids()
         queries = embed([ds.queries[q].text for q in judged], "query")
         scores = queries @ titles.T
-        reciprocal, missed = [], []
-        for row, qid in enumerate(judged):
-            top = [ids[j] for j in np.argsort(-scores[row])[:10]]
-            rank = next((r for r, doc in enumerate(top) if doc in ds.qrels[qid]), None)
-            reciprocal.append(0.0 if rank is None else 1 / (rank + 1))
-            if rank is None:
-                missed.append(ds.queries[qid].text)
+        reciprocal = [mrr_at_k([ids[j] for j in np.argsort(-scores[row])[:10]], ds.qrels[qid], 10)
+                      for row, qid in enumerate(judged)]  # fmt: skip
+        missed = [ds.queries[qid].text for qid, rr in zip(judged, reciprocal, strict=True) if not rr]
         print(json.dumps({"folder": str(folder), "model": args.model, "queries": len(judged),
                           "title_mrr@10": round(float(np.mean(reciprocal)), 3), "missed": missed,
                           "seconds": round(time.perf_counter() - started, 1)}, ensure_ascii=False),
