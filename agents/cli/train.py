@@ -32,15 +32,27 @@ def fetch_parallel(
         ),
     ] = None,
     max_pairs: Annotated[int | None, typer.Option(help="At most this many pairs per language.")] = None,
+    dictionaries: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dictionary",
+            help="A dictd dictionary into English whose terms to add (repeatable): FreeDict's "
+            "NAME.dict.dz with NAME.index beside it (`apt-get download dict-freedict-deu-eng`, "
+            "`dpkg -x`; usr/share/dictd/freedict-deu-eng.dict.dz); LANG=PATH where the name does not "
+            "say the language. Kept: terms whose headword occurs in that language's catalogs and whose "
+            "English sense occurs in the English ones.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """English–translation pairs from the gettext catalogs Debian packages ship.
+    """English–translation pairs from the gettext catalogs Debian packages ship, and (--dictionary)
+    the terms of those catalogs that a dictionary translates.
 
     Debian Reference, the evaluation corpus, is never read."""
     from dataclasses import asdict
 
     from babelrag.agents.console import out
-    from babelrag.agents.training.parallel import harvest, write_tsv
+    from babelrag.agents.training.parallel import dictionary_terms, harvest, write_tsv
     from babelrag.stores.errors import ConfigError
 
     roots = from_dirs or [Path("/usr/share/locale")]
@@ -48,8 +60,14 @@ def fetch_parallel(
     if missing:
         raise ConfigError(f"no such folder: {', '.join(missing)}", hint="--from takes a locale folder")
     wanted = [lang.strip() for lang in langs.split(",") if lang.strip()]
+    sources = [_dictionary(spec, wanted) for spec in dictionaries or []]
     with runtime_for(ctx) as rt:
         rows, report = harvest(wanted, roots, max_pairs=max_pairs, progress=rt.progress)
+        for lang, path in sources:
+            with rt.progress.task(f"reading {path.name}", total=None):
+                terms = dictionary_terms(path, lang, rows)
+            report.terms[lang] = report.terms.get(lang, 0) + len(terms)
+            rows += terms
     empty = [lang for lang in wanted if not report.pairs.get(lang)]
     if not rows:
         raise ConfigError(
@@ -64,10 +82,36 @@ def fetch_parallel(
     out.print(f"wrote {n} pairs to {out_file} ({per_lang})", highlight=False)
     dropped = ", ".join(f"{why} {count}" for why, count in sorted(report.dropped.items()))
     out.print(f"dropped: {dropped}", highlight=False)
+    if report.terms:
+        terms_line = ", ".join(f"{lang} {count}" for lang, count in report.terms.items())
+        out.print(f"dictionary terms (their own share in `train distill`): {terms_line}", highlight=False)
     if empty:
         out.print(f"no pairs for: {', '.join(empty)}", highlight=False)
     for problem in report.unreadable[:5]:
         out.print(f"unreadable: {problem}", highlight=False)
+
+
+def _dictionary(spec: str, langs: list[str]) -> tuple[str, Path]:
+    """(language, path) of a --dictionary value: PATH or LANG=PATH."""
+    from babelrag.agents.training.parallel import dictionary_language
+    from babelrag.stores.errors import ConfigError
+
+    lang, sep, name = spec.partition("=")
+    path = Path(name if sep else spec).expanduser()
+    lang = lang.strip() if sep else dictionary_language(path) or ""
+    if not path.is_file():
+        raise ConfigError(f"no such dictionary: {path}", hint="--dictionary takes a dictd NAME.dict.dz file")
+    if not lang:
+        raise ConfigError(
+            f"which language is {path.name} from?",
+            hint=f"name it: --dictionary LANG={path} (FreeDict file names say it: freedict-deu-eng)",
+        )
+    if lang not in langs:
+        raise ConfigError(
+            f"{path.name} is a {lang} dictionary, and {lang} is not in --langs",
+            hint=f"add {lang} to --langs: terms are kept when they occur in that language's catalogs",
+        )
+    return lang, path
 
 
 @train_app.command("distill")

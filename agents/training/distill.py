@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from babelrag.agents.training.parallel import DICTIONARY_SOURCE, stratum
 from babelrag.stores.errors import BabelragError
 from babelrag.stores.progress import NullProgress, Progress
 
@@ -65,6 +66,7 @@ class DistillReport:
     # dimensions and the mean cosine of the mapped English vectors to the student's own
     projection: dict[str, Any] | None
     excluded: list[str] = field(default_factory=list)
+    dictionaries: list[str] = field(default_factory=list)  # dictd dictionaries the terms came from
     evaluation: dict[str, Any] = field(default_factory=dict)
     resumed_at_step: int | None = None  # a stopped run continued: ``seconds`` are this run's alone
 
@@ -72,10 +74,13 @@ class DistillReport:
 def sample_pairs(
     rows: Sequence[tuple[str, str, str, str]], max_pairs: int, seed: int
 ) -> list[tuple[str, str, str, str]]:
-    """At most ``max_pairs`` distinct rows, the same share from every language, reproducibly."""
+    """At most ``max_pairs`` distinct rows, the same share from every language, reproducibly.
+
+    A language's dictionary terms are a share of their own (``de terms``): drawn among thousands
+    of sentences, a few terms would be seen in proportion to their number, and each only once."""
     by_lang: dict[str, list[tuple[str, str, str, str]]] = {}
     for row in dict.fromkeys(rows):
-        by_lang.setdefault(row[0], []).append(row)
+        by_lang.setdefault(stratum(row), []).append(row)
     rng = random.Random(seed)
     per_lang = max(1, max_pairs // max(1, len(by_lang)))
     out: list[tuple[str, str, str, str]] = []
@@ -85,6 +90,20 @@ def sample_pairs(
         out += items[:per_lang]
     rng.shuffle(out)
     return out
+
+
+def training_rows(pairs: Sequence[tuple[str, str, str, str]], n_prompts: int) -> list[tuple[str, int, str]]:
+    """(text, prompt index, English) for the two rows of every pair: the English side and the
+    translation, each trained toward the teacher's English vector under the same prompt.
+
+    The prompts go round over the pairs, so both sides are trained under every prompt (pair i:
+    English with prompt i mod n, the translation with the next). Giving row r of every pair prompt
+    r would train the translation only as a passage, never as the query a user types.
+    """
+    n = max(1, n_prompts)
+    return [
+        (text, (i + r) % n, en) for i, (_l, en, tr, _s) in enumerate(pairs) for r, text in enumerate((en, tr))
+    ]
 
 
 def distill(
@@ -120,11 +139,8 @@ def distill(
     prompts = config.student_prompts or ("",)
     given = config.teacher_prompts or ("",)
     teacher_prompts = [given[k] if k < len(given) else given[0] for k in range(len(prompts))]
-    # row r of pair i is trained with prompt k = (2i + r) % n, toward the teacher's English vector
-    # under its prompt for the same role
-    keys = sorted(
-        {((2 * i + r) % len(prompts), en) for i, (_l, en, _t, _s) in enumerate(pairs) for r in (0, 1)}
-    )
+    plan = training_rows(pairs, len(prompts))
+    keys = sorted({(k, en) for _text, k, en in plan})
     targets = _embed(teacher, [teacher_prompts[k] + en for k, en in keys], progress,
                      "teacher: embedding the English side")  # fmt: skip
     projection = None
@@ -135,13 +151,8 @@ def distill(
         targets, projection = fit_projection(targets, own)
     vectors = dict(zip(keys, targets, strict=True))
 
-    texts: list[str] = []
-    labels: list[Any] = []
-    for i, (_lang, en, translation, _source) in enumerate(pairs):
-        for r, text in enumerate((en, translation)):
-            k = (2 * i + r) % len(prompts)
-            texts.append(prompts[k] + text)
-            labels.append(vectors[(k, en)])
+    texts = [prompts[k] + text for text, k, _en in plan]
+    labels = [vectors[(k, en)] for _text, k, en in plan]
     dataset = Dataset.from_dict({"sentence": texts, "label": np.asarray(labels, dtype=np.float32).tolist()})
 
     student.max_seq_length = min(int(student.max_seq_length or 512), config.max_seq_length)
@@ -167,8 +178,11 @@ def distill(
         student=student_id,
         pairs=len(pairs),
         rows=len(texts),
-        languages=_count(p[0] for p in pairs),
-        sources=len({p[3] for p in pairs}),
+        languages=_count(stratum(p) for p in pairs),
+        sources=len({p[3] for p in pairs if not p[3].startswith(DICTIONARY_SOURCE)}),
+        dictionaries=sorted(
+            {p[3].removeprefix(DICTIONARY_SOURCE) for p in pairs if p[3].startswith(DICTIONARY_SOURCE)}
+        ),
         steps=int(trainer.state.global_step),
         seconds=round(time.perf_counter() - started, 1),
         loss_first=losses[0] if losses else None,
@@ -201,7 +215,9 @@ def model_card(report: DistillReport, config: DistillConfig) -> str:
         "Reimers & Gurevych, 2020).",
         "",
         f"- Data: {report.pairs} English–translation pairs from the gettext catalogs of {report.sources} "
-        f"Debian text domains ({langs}); {report.rows} training rows.",
+        f"Debian text domains"
+        + (f" and terms from {', '.join(report.dictionaries)}" if report.dictionaries else "")
+        + f" ({langs}); {report.rows} training rows.",
         "- Never trained on: Debian Reference, the evaluation corpus.",
         f"- Steps: {report.steps} (batch {config.batch_size}, learning rate {config.learning_rate}, "
         f"max {config.max_seq_length} tokens); wall time {report.seconds / 60:.1f} min on the CPU"

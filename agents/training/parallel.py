@@ -7,13 +7,22 @@ is kept is what reads as a sentence or phrase on both sides: format-only strings
 markup, very short or very long strings and untranslated copies are dropped, pairs are
 deduplicated, and each keeps the catalog (text domain) it came from. Debian Reference, our
 evaluation corpus, is never used.
+
+Dictionary terms come from dictd dictionaries (FreeDict's ``freedict-deu-eng`` and its siblings,
+``apt-get download dict-freedict-deu-eng``): UI sentences rarely hold a compound such as
+*Datensicherung* → backup often enough to teach it. A term is kept only when its headword occurs
+in that language's catalog strings and its English sense in the English ones, so what is added is
+the vocabulary of the same software. The dictd format is read here (base64 offsets into a gzip
+file): no maintained Python package reads it.
 """
 
 from __future__ import annotations
 
 import csv
 import gettext
+import gzip
 import re
+import string
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +47,24 @@ _MNEMONIC = re.compile(r"(?<=\w)_(?=\w)|(?<!\w)_(?=\w)|&(?=\w)")  # _File, &Open
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
+#: what the source column of a dictionary term starts with (the rest: the dictionary's name)
+DICTIONARY_SOURCE = "dictionary:"
+#: ISO 639-3 codes in FreeDict file names (``freedict-deu-eng``) -> the codes the CLI takes
+_ISO3 = {
+    "ara": "ar", "ces": "cs", "dan": "da", "deu": "de", "ell": "el", "fin": "fi", "fra": "fr", "gle": "ga",
+    "hin": "hi", "hrv": "hr", "hun": "hu", "ita": "it", "jpn": "ja", "kor": "ko", "lat": "la", "lit": "lt",
+    "nld": "nl", "nor": "no", "pol": "pl", "por": "pt", "ron": "ro", "rus": "ru", "slk": "sk", "slv": "sl",
+    "spa": "es", "srp": "sr", "swe": "sv", "tur": "tr", "ukr": "uk", "zho": "zh-cn",
+}  # fmt: skip
+_CJK = ("ja", "zh", "ko")  # no spaces between words: a headword is looked for as a substring
+_SENSE = re.compile(r"[a-z][a-z -]*")
+_NOTE_LINE = ("Synonym", "Antonym", "Note:", "see:", "Example:", "Usage:")
+
+
 @dataclass
 class ParallelReport:
     pairs: dict[str, int] = field(default_factory=dict)  # language -> pairs kept
+    terms: dict[str, int] = field(default_factory=dict)  # language -> dictionary terms kept
     catalogs: dict[str, int] = field(default_factory=dict)  # language -> catalogs read
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> count
     unreadable: list[str] = field(default_factory=list)
@@ -144,6 +168,118 @@ def harvest(
                     break
         report.pairs[lang] = kept
     return rows, report
+
+
+def stratum(row: tuple[str, str, str, str]) -> str:
+    """What a row is sampled with: its language, or ``<lang> terms`` for a dictionary term."""
+    return f"{row[0]} terms" if row[3].startswith(DICTIONARY_SOURCE) else row[0]
+
+
+def dictionary_language(path: Path) -> str | None:
+    """``de`` for ``freedict-deu-eng.dict.dz``; None for a name that does not say (or not into English)."""
+    match = re.match(r"freedict-([a-z]{3})-eng\b", path.name)
+    return _ISO3.get(match.group(1)) if match else None
+
+
+def _dictd_index(path: Path) -> Path:
+    stem = path.name.removesuffix(".dz").removesuffix(".dict")
+    return path.with_name(f"{stem}.index")
+
+
+def _b64(text: str) -> int:
+    n = 0
+    for char in text:
+        n = n * 64 + _DICTD_DIGITS.index(char)
+    return n
+
+
+_DICTD_DIGITS = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"  # base64's
+
+
+def read_dictionary(path: Path) -> Iterator[tuple[str, frozenset[str], list[str]]]:
+    """(headword, grammar tags, English senses of its first sense line) for each entry of a dictd
+    dictionary: ``NAME.dict.dz`` (or ``.dict``) with its ``NAME.index`` beside it."""
+    index = _dictd_index(path)
+    try:
+        opener = gzip.open if path.name.endswith(".dz") else open
+        with opener(path, "rb") as handle:
+            data = handle.read()
+        lines = index.read_text(encoding="utf-8").splitlines()
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise BabelragError(
+            f"cannot read the dictionary {path}: {getattr(exc, 'strerror', None) or exc}",
+            hint=f"a dictd dictionary is NAME.dict.dz with NAME.index beside it ({index.name})",
+        ) from exc
+    for line in lines:
+        parts = line.split("\t")
+        if len(parts) < 3 or parts[0].startswith(("00-database", "00database")):
+            continue
+        try:
+            start, length = _b64(parts[1]), _b64(parts[2])
+        except ValueError:
+            continue
+        text = data[start : start + length].decode("utf-8", "replace").split("\n")
+        head = text[0].strip()
+        shown = re.split(r" /| <", head, maxsplit=1)[0].strip()
+        headword = shown if shown.casefold() == parts[0].casefold() else parts[0]
+        tags = re.search(r"<([^>]*)>\s*$", head)
+        senses: list[str] = []
+        for raw in text[1:]:
+            sense_line = re.sub(r"^\d+\.\s*", "", raw.strip())
+            if not sense_line or sense_line.startswith(_NOTE_LINE):
+                continue
+            sense_line = re.sub(r"\[[^\]]*\]|<[^>]*>|\{[^}]*\}|\((?:[^()]|\([^()]*\))*\)", " ", sense_line)
+            senses = [" ".join(part.split()) for part in re.split(r"[,;]", sense_line) if part.strip()]
+            if senses:
+                break
+        yield (
+            headword,
+            frozenset(t.strip() for t in tags.group(1).split(",")) if tags else frozenset(),
+            senses,
+        )
+
+
+def dictionary_terms(
+    path: Path, lang: str, rows: Sequence[tuple[str, str, str, str]], *, min_chars: int = 6
+) -> list[tuple[str, str, str, str]]:
+    """(lang, English sense, headword, ``dictionary:NAME``) rows for the entries of a dictionary
+    whose headword occurs in the ``lang`` translations of ``rows`` and whose first English sense
+    that does (1-3 words) occurs in their English side: the software's own vocabulary. Singular
+    headwords only, one sense each, none that is its own translation."""
+    grams: set[str] = set()
+    vocabulary: set[str] = set()
+    cjk = lang.split("-")[0].lower() in _CJK
+    for row_lang, english, translation, _source in rows:
+        words = re.findall(r"[a-z][a-z-]*", english.lower())
+        for n in (1, 2, 3):
+            grams.update(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+        if row_lang != lang:
+            continue
+        if cjk:  # every substring up to 8 characters
+            text = translation.casefold()
+            vocabulary.update(text[i : i + n] for n in range(2, 9) for i in range(len(text) - n + 1))
+        else:
+            vocabulary.update(word.casefold() for word in re.findall(r"\w+", translation))
+    source = f"{DICTIONARY_SOURCE}{path.name.removesuffix('.dz').removesuffix('.dict')}"
+    kept: dict[str, tuple[str, str, str, str]] = {}
+    for headword, tags, senses in read_dictionary(path):
+        key = headword.casefold()
+        if key in kept or "pl" in tags or key not in vocabulary:
+            continue
+        if not cjk and (" " in headword or len(headword) < min_chars):
+            continue
+        for sense in senses:
+            english = sense.lower()
+            if (
+                len(english) >= 4
+                and len(english.split()) <= 3
+                and _SENSE.fullmatch(english)
+                and english in grams
+            ):
+                if english != key:
+                    kept[key] = (lang, english, headword, source)
+                break
+    return list(kept.values())
 
 
 def write_tsv(rows: Iterable[tuple[str, str, str, str]], path: Path) -> int:

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from babelrag.agents.training.distill import CARD, DistillConfig, distill, fit_projection, sample_pairs
+from babelrag.agents.training.distill import (
+    CARD,
+    DistillConfig,
+    distill,
+    fit_projection,
+    sample_pairs,
+    training_rows,
+)
 from babelrag.stores.errors import BabelragError
 
 pytestmark = pytest.mark.unit
@@ -116,6 +123,17 @@ def test_pairs_are_sampled_evenly_and_nothing_to_train_on_is_an_error(tmp_path: 
             teacher=None, student=None, teacher_id="t", student_id="s", rows=[], output=tmp_path / "o",
             config=DistillConfig(),
         )  # fmt: skip
+
+
+def test_both_sides_of_a_pair_are_trained_under_every_prompt() -> None:
+    pairs = [("de", f"e{i}", f"d{i}", "x") for i in range(4)]
+    rows = training_rows(pairs, 2)
+    assert len(rows) == 8
+    assert all(en == f"e{text[1:]}" for text, _k, en in rows)  # each row's target: its pair's English
+    # the translation as a query (prompt 0) and as a passage (prompt 1); the English side too
+    assert {k for text, k, _ in rows if text.startswith("d")} == {0, 1}
+    assert {k for text, k, _ in rows if text.startswith("e")} == {0, 1}
+    assert {k for _t, k, _ in training_rows(pairs, 1)} == {0}
 
 
 def test_resuming_skips_a_checkpoint_that_a_crash_cut_short(tmp_path) -> None:

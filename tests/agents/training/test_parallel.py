@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import gzip
+import string
 import struct
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from babelrag.agents.training.parallel import harvest, keep_pair, locale_names, read_tsv, write_tsv
+from babelrag.agents.cli import app
+from babelrag.agents.training.distill import sample_pairs
+from babelrag.agents.training.parallel import (
+    dictionary_language,
+    dictionary_terms,
+    harvest,
+    keep_pair,
+    locale_names,
+    read_dictionary,
+    read_tsv,
+    write_tsv,
+)
 from babelrag.stores.errors import BabelragError
 
 pytestmark = pytest.mark.unit
@@ -96,3 +110,95 @@ def test_a_bad_tsv_is_an_error_naming_the_problem(tmp_path: Path, content: str, 
     path.write_text(content, encoding="utf-8")
     with pytest.raises(BabelragError, match=message):
         list(read_tsv(path))
+
+
+def b64(n: int) -> str:
+    digits = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"
+    out = ""
+    while True:
+        out = digits[n % 64] + out
+        n //= 64
+        if not n:
+            return out
+
+
+def write_dictd(path: Path, entries: list[str]) -> Path:
+    """A dictd dictionary as FreeDict ships it: gzip data of entries, an index of base64 offsets."""
+    data, index, offset = b"", [], 0
+    for entry in ["00-database-info\nGerman - English\n", *entries]:
+        raw = entry.encode()
+        index.append(f"{entry.split(' ')[0].split(chr(10))[0].lower()}\t{b64(offset)}\t{b64(len(raw))}")
+        data, offset = data + raw, offset + len(raw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(data))
+    path.with_name(path.name.removesuffix(".dict.dz") + ".index").write_text("\n".join(index) + "\n")
+    return path
+
+
+GERMAN = [
+    "Datensicherung /ˈdaːtn̩/ <fem, n, sg>\nbackup <n>\n   Synonyms: {Sicherung}\n\n see: {Backups}\n",
+    "Datensicherungen /ˈdaːtn̩/ <pl>\nbackups\n",  # a plural: not kept
+    "Zwischenablage /ˈtsvɪʃn̩/ <fem, n, sg>\n1. [comp.] clipboard <n>, clip board\n2. tray\n",
+    "Ofenrohr /ˈoːfn̩/ <n>\nstovepipe\n",  # not in the catalogs
+    "Computer /kɔmˈpjuːtɐ/ <masc, n, sg>\ncomputer\n",  # its own translation
+    "Einzug /ˈaɪ̯nt͡suːk/ <masc, n, sg>\nmoving in, indentation\n",  # the first sense that occurs
+    "Schublade /ˈʃuːp/ <fem, n, sg>\ndrawer\n",  # the English is not in the catalogs
+]
+
+
+def test_dictionary_terms_are_the_catalogs_own_vocabulary(tmp_path: Path) -> None:
+    path = write_dictd(tmp_path / "freedict-deu-eng.dict.dz", GERMAN)
+    assert dictionary_language(path) == "de" and dictionary_language(tmp_path / "words.dict.dz") is None
+    entries = {head: (tags, senses) for head, tags, senses in read_dictionary(path)}
+    assert entries["Datensicherung"] == (frozenset({"fem", "n", "sg"}), ["backup"])
+    assert entries["Zwischenablage"][1] == ["clipboard", "clip board"]  # numbering, notes, tags dropped
+    rows = [
+        ("de", "Restore the backup from the clipboard", "Datensicherung aus der Zwischenablage", "app"),
+        ("de", "Computer indentation here", "Computer Einzug Datensicherungen Schublade", "app"),
+        ("ja", "Copy to the clipboard", "クリップボードにコピー", "app"),
+    ]
+    terms = dictionary_terms(path, "de", rows)
+    assert sorted(terms) == [
+        ("de", "backup", "Datensicherung", "dictionary:freedict-deu-eng"),
+        ("de", "clipboard", "Zwischenablage", "dictionary:freedict-deu-eng"),
+        ("de", "indentation", "Einzug", "dictionary:freedict-deu-eng"),
+    ]
+    # the terms are a share of their own: beside thousands of sentences they are not drowned
+    sentences = [("de", f"sentence {i}", f"Satz {i}", "app") for i in range(100)]
+    picked = sample_pairs(sentences + terms, 6, seed=1)
+    assert sorted(r[3] for r in picked).count("dictionary:freedict-deu-eng") == 3
+
+
+def test_fetch_parallel_adds_dictionary_terms_and_bad_dictionaries_are_errors(tmp_path: Path) -> None:
+    locale = tmp_path / "locale"
+    write_mo(
+        locale / "de" / "LC_MESSAGES" / "app.mo",
+        {"Restore the backup now": "Datensicherung wiederherstellen"},
+    )
+    path = write_dictd(tmp_path / "dictd" / "freedict-deu-eng.dict.dz", GERMAN)
+
+    def fetch(*args: str):
+        out = tmp_path / "pairs.tsv"
+        return CliRunner().invoke(
+            app, ["--quiet", "--home", str(tmp_path / "home"), "train", "fetch-parallel", str(out),
+                  "--from", str(locale), *args],
+        ), out  # fmt: skip
+
+    result, out = fetch("--langs", "de", "--dictionary", str(path))
+    assert result.exit_code == 0, result.output
+    assert "dictionary terms" in result.output and "de 1" in result.output
+    assert ("de", "backup", "Datensicherung", "dictionary:freedict-deu-eng") in list(read_tsv(out))
+    renamed = write_dictd(tmp_path / "words.dict.dz", GERMAN)
+    result, _ = fetch("--langs", "de", "--dictionary", f"de={renamed}")
+    assert result.exit_code == 0, result.output
+    for args, message in [
+        (["--langs", "de", "--dictionary", str(renamed)], "which language"),
+        (["--langs", "ja", "--dictionary", str(path)], "not in --langs"),
+        (["--langs", "de", "--dictionary", str(tmp_path / "none.dict.dz")], "no such dictionary"),
+    ]:
+        result, _ = fetch(*args)
+        assert isinstance(result.exception, BabelragError) and message in str(result.exception)
+    path.with_name("freedict-deu-eng.index").unlink()
+    result, _ = fetch("--langs", "de", "--dictionary", str(path))
+    assert isinstance(result.exception, BabelragError)
+    assert "freedict-deu-eng.index" in str(result.exception)  # the hint names the missing index
