@@ -145,9 +145,9 @@ def distill_cmd(
     roles: Annotated[
         str,
         typer.Option(
-            help="Which of the models' prompts the rows are trained with, in turn: query,document "
-            "(both sides move together; Debian Reference titles: no language lower) or query (only "
-            "the query side moves; it lowered German and French titles by .01-.02)."
+            help="The models' prompts the two sides are trained with: query,document (the English "
+            "as a query, the translation as a document; Debian Reference titles: no language lower) "
+            "or query (both as queries; it lowered German and French titles by .01-.02)."
         ),
     ] = "query,document",
     json_output: JsonOption = False,

@@ -93,17 +93,18 @@ def sample_pairs(
 
 
 def training_rows(pairs: Sequence[tuple[str, str, str, str]], n_prompts: int) -> list[tuple[str, int, str]]:
-    """(text, prompt index, English) for the two rows of every pair: the English side and the
-    translation, each trained toward the teacher's English vector under the same prompt.
+    """(text, prompt index, English) for the two rows of every pair, each trained toward the
+    teacher's English vector under the same prompt: the English side under the first prompt, the
+    translation under the second (e5: the English as a query, the translation as a passage).
 
-    The prompts go round over the pairs, so both sides are trained under every prompt (pair i:
-    English with prompt i mod n, the translation with the next). Giving row r of every pair prompt
-    r would train the translation only as a passage, never as the query a user types.
+    Measured (session 9, 16,000 pairs over all judged Debian Reference titles): training the
+    translation as a query too, the prompts going round over the pairs, lowered German titles
+    from .946 to .911 and Spanish from .938 to .910 (e5 before: .922, .932), and no language
+    gained; a translation trained as a passage lifts the queries in its language through the
+    shared weights without pulling them off the English passages they must find.
     """
     n = max(1, n_prompts)
-    return [
-        (text, (i + r) % n, en) for i, (_l, en, tr, _s) in enumerate(pairs) for r, text in enumerate((en, tr))
-    ]
+    return [(text, r % n, en) for _l, en, tr, _s in pairs for r, text in enumerate((en, tr))]
 
 
 def distill(
