@@ -181,25 +181,26 @@ def dictionary_language(path: Path) -> str | None:
     return _ISO3.get(match.group(1)) if match else None
 
 
-def _dictd_index(path: Path) -> Path:
-    stem = path.name.removesuffix(".dz").removesuffix(".dict")
-    return path.with_name(f"{stem}.index")
+def _dictd_name(path: Path) -> str:
+    """``freedict-deu-eng`` for ``freedict-deu-eng.dict.dz``: what its index and its rows are named by."""
+    return path.name.removesuffix(".dz").removesuffix(".dict")
+
+
+_DICTD_DIGITS = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"  # base64's
 
 
 def _b64(text: str) -> int:
+    """A dictd index number: base 64 in base64's digits, most significant first."""
     n = 0
     for char in text:
         n = n * 64 + _DICTD_DIGITS.index(char)
     return n
 
 
-_DICTD_DIGITS = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"  # base64's
-
-
 def read_dictionary(path: Path) -> Iterator[tuple[str, frozenset[str], list[str]]]:
     """(headword, grammar tags, English senses of its first sense line) for each entry of a dictd
     dictionary: ``NAME.dict.dz`` (or ``.dict``) with its ``NAME.index`` beside it."""
-    index = _dictd_index(path)
+    index = path.with_name(f"{_dictd_name(path)}.index")
     try:
         opener = gzip.open if path.name.endswith(".dz") else open
         with opener(path, "rb") as handle:
@@ -260,7 +261,7 @@ def dictionary_terms(
             vocabulary.update(text[i : i + n] for n in range(2, 9) for i in range(len(text) - n + 1))
         else:
             vocabulary.update(word.casefold() for word in re.findall(r"\w+", translation))
-    source = f"{DICTIONARY_SOURCE}{path.name.removesuffix('.dz').removesuffix('.dict')}"
+    source = f"{DICTIONARY_SOURCE}{_dictd_name(path)}"
     kept: dict[str, tuple[str, str, str, str]] = {}
     for headword, tags, senses in read_dictionary(path):
         key = headword.casefold()
