@@ -23,6 +23,7 @@ import gettext
 import gzip
 import re
 import string
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,7 +207,7 @@ def read_dictionary(path: Path) -> Iterator[tuple[str, frozenset[str], list[str]
         with opener(path, "rb") as handle:
             data = handle.read()
         lines = index.read_text(encoding="utf-8").splitlines()
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
         raise BabelragError(
             f"cannot read the dictionary {path}: {getattr(exc, 'strerror', None) or exc}",
             hint=f"a dictd dictionary is NAME.dict.dz with NAME.index beside it ({index.name})",

@@ -198,6 +198,17 @@ def test_fetch_parallel_adds_dictionary_terms_and_bad_dictionaries_are_errors(tm
     ]:
         result, _ = fetch(*args)
         assert isinstance(result.exception, BabelragError) and message in str(result.exception)
+    damaged = bytearray(path.read_bytes())
+    damaged[10:30] = b"\xff" * 20  # a deflate stream that does not decode
+    broken = tmp_path / "broken" / "freedict-deu-eng.dict.dz"
+    broken.parent.mkdir()
+    broken.write_bytes(bytes(damaged))
+    path.with_name("freedict-deu-eng.index").replace(broken.with_name("freedict-deu-eng.index"))
+    result, _ = fetch("--langs", "de", "--dictionary", str(broken))
+    assert isinstance(result.exception, BabelragError) and "cannot read the dictionary" in str(
+        result.exception
+    )
+    broken.with_name("freedict-deu-eng.index").replace(path.with_name("freedict-deu-eng.index"))
     path.with_name("freedict-deu-eng.index").unlink()
     result, _ = fetch("--langs", "de", "--dictionary", str(path))
     assert isinstance(result.exception, BabelragError)
