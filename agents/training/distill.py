@@ -3,7 +3,10 @@ trainer: a student learns to put an English sentence and its translation where t
 the English one.
 
 The teacher (e.g. EmbeddingGemma) embeds the English side once; every pair gives two training
-rows, (English, teacher vector) and (translation, teacher vector), trained with ``MSELoss``. A
+rows, (English, teacher vector) and (translation, teacher vector), trained with ``MSELoss``;
+with ``ranking`` (the default) every pair also trains the retrieval direction itself with
+``MultipleNegativesRankingLoss``: the translation as a query must find its English, as a document,
+among the batch's other English sides (lifted German titles and French openings most). A
 teacher other than the student is first mapped into the student's space by a fixed linear map,
 fitted by least squares from the teacher's English vectors to the student's own (e5's vectors are
 almost a linear function of EmbeddingGemma's: cosine .97 after the map), so the student keeps its
@@ -47,6 +50,11 @@ class DistillConfig:
     # what the teacher prepends to the English side for a row trained with the student prompt at the
     # same index (a teacher with the same prompts: the same ones); empty: the first, or none
     teacher_prompts: tuple[str, ...] = ()
+    # beside the MSE rows, a ranking loss on (translation as a query, English as a document) with
+    # the batch's other English sides as negatives: the cross-lingual retrieval direction itself
+    # (measured, session 10: German titles +.024 -> +.040, French openings +.033 -> +.078; README)
+    ranking: bool = True
+    ranking_scale: float = 20.0  # MultipleNegativesRankingLoss' scale (1 / temperature)
 
 
 @dataclass
@@ -163,8 +171,21 @@ def distill(
     prepare_scratch(scratch, {"config": asdict(config), "teacher": teacher_id, "student": student_id,
                               "data": fingerprint(pairs)})  # fmt: skip
     args = training_arguments(config, scratch, save_every=(50, 500))
+    train: Any = dataset
+    objectives: Any = loss
+    if config.ranking:
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+        anchor, positive = prompts[0], prompts[-1]  # e5: "query: " and "passage: "
+        ranking = Dataset.from_dict({"anchor": [anchor + tr for _l, _en, tr, _s in pairs],
+                                     "positive": [positive + en for _l, en, _tr, _s in pairs]})  # fmt: skip
+        train = {"distill": dataset, "ranking": ranking}
+        objectives = {
+            "distill": loss,
+            "ranking": MultipleNegativesRankingLoss(student, scale=config.ranking_scale),
+        }
     trainer = SentenceTransformerTrainer(
-        model=student, args=args, train_dataset=dataset, loss=loss, callbacks=[_Progress(progress)]
+        model=student, args=args, train_dataset=train, loss=objectives, callbacks=[_Progress(progress)]
     )
     from transformers.trainer_callback import PrinterCallback
 
@@ -179,7 +200,7 @@ def distill(
         teacher=teacher_id,
         student=student_id,
         pairs=len(pairs),
-        rows=len(texts),
+        rows=len(texts) + (len(pairs) if config.ranking else 0),
         languages=_count(stratum(p) for p in pairs),
         sources=len({p[3] for p in pairs if not p[3].startswith(DICTIONARY_SOURCE)}),
         dictionaries=sorted(
@@ -227,6 +248,13 @@ def model_card(report: DistillReport, config: DistillConfig) -> str:
         + ".",
         f"- Loss: {report.loss_first} at the start, {report.loss_last} at the end.",
     ]
+    if config.ranking:
+        lines.append(
+            f"- Beside the MSE rows, every pair was trained once more with a ranking loss (multiple "
+            f"negatives, scale {config.ranking_scale}): the translation as a query, its English as "
+            "the document, the batch's other English sides as negatives (the loss above mixes "
+            "both kinds of batch)."
+        )
     if report.projection:
         p = report.projection
         lines.append(

@@ -83,6 +83,7 @@ def test_the_student_learns_the_teachers_space_and_is_saved_with_a_card(tmp_path
         report.projection["student_dim"],
     ) == (48, 32)
     assert report.loss_last < report.loss_first
+    assert report.rows == 3 * report.pairs  # two MSE rows and, by default, one ranking row a pair
     assert report.evaluation == {"before": {"dimension": 32}, "after": {"dimension": 32}}
     loaded = SentenceTransformer(str(out), device="cpu")
     assert loaded.get_embedding_dimension() == 32  # still a drop-in for the student
@@ -200,3 +201,44 @@ def test_a_stopped_run_resumes_and_another_run_starts_over(tmp_path: Path) -> No
         run(StopTraining(55))
     other = StopTraining(None)
     assert run(other, learning_rate=2e-3).steps == 60 and other.steps == 60, "other settings: from the start"
+
+
+def test_the_ranking_loss_sets_a_translations_english_apart_from_the_others(tmp_path: Path) -> None:
+    """--ranking: beside the MSE rows, (translation as a query, its English as a document) with
+    the batch's other English sides as negatives. MSE alone also brings each German sentence
+    nearest its English here; the ranking loss pushes the other English sentences away."""
+    import numpy as np
+
+    english = ["the cat sleeps", "the dog runs", "red house", "blue tree", "the cat eats", "the dog eats"]
+    german = [
+        "die katze schläft",
+        "die hund läuft",
+        "rot haus",
+        "blau baum",
+        "die katze isst",
+        "die hund isst",
+    ]
+    rows = [("de", e, g, "tiny") for e, g in zip(english, german, strict=True)]
+
+    def trained(ranking: bool) -> tuple[float, float]:
+        student = tiny_encoder(tmp_path / f"student-{ranking}", 32, seed=3)
+        out = tmp_path / f"ranked-{ranking}"
+        config = DistillConfig(max_pairs=6, max_steps=60, batch_size=6, learning_rate=5e-3, ranking=ranking)
+        report = distill(
+            teacher=student, student=student, teacher_id="tiny", student_id="tiny", rows=rows, output=out,
+            config=config,
+        )  # fmt: skip
+        assert report.rows == (3 if ranking else 2) * 6  # two MSE rows a pair, and one ranking row
+        assert ("ranking loss" in (out / "README.md").read_text()) is ranking
+        sims = (
+            student.encode(german, normalize_embeddings=True)
+            @ student.encode(english, normalize_embeddings=True).T
+        )
+        accuracy = float(np.mean(np.argmax(sims, axis=1) == np.arange(len(german))))
+        margin = float(np.mean(np.diag(sims)) - (sims.sum() - np.trace(sims)) / (sims.size - len(german)))
+        return accuracy, margin
+
+    mse_accuracy, mse_margin = trained(False)
+    accuracy, margin = trained(True)
+    assert accuracy == mse_accuracy == 1.0
+    assert margin > 2 * mse_margin > 0  # measured: .47 against .10
