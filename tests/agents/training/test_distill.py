@@ -21,6 +21,9 @@ from babelrag.stores.errors import BabelragError
 
 pytestmark = pytest.mark.unit
 
+# six English sentences and their (word-for-word) German, in the tiny encoders' vocabulary
+ENGLISH = ("the cat sleeps", "the dog runs", "the cat eats", "red house", "blue tree", "the dog eats")
+GERMAN = ("die katze schläft", "die hund läuft", "die katze isst", "rot haus", "blau baum", "die hund isst")
 WORDS = (
     "the cat dog sleeps runs eats house tree red blue die katze hund schläft läuft isst haus baum rot blau"
 )
@@ -56,16 +59,7 @@ def test_the_student_learns_the_teachers_space_and_is_saved_with_a_card(tmp_path
 
     teacher = tiny_encoder(tmp_path / "teacher", 48, seed=1)
     student = tiny_encoder(tmp_path / "student", 32, seed=2)
-    english = ["the cat sleeps", "the dog runs", "the cat eats", "red house", "blue tree", "the dog eats"]
-    german = [
-        "die katze schläft",
-        "die hund läuft",
-        "die katze isst",
-        "rot haus",
-        "blau baum",
-        "die hund isst",
-    ]
-    rows = [("de", e, g, "tiny") for e, g in zip(english, german, strict=True)] * 4
+    rows = [("de", e, g, "tiny") for e, g in zip(ENGLISH, GERMAN, strict=True)] * 4
     out = tmp_path / "distilled"
     report = distill(
         teacher=teacher,
@@ -209,16 +203,7 @@ def test_the_ranking_loss_sets_a_translations_english_apart_from_the_others(tmp_
     nearest its English here; the ranking loss pushes the other English sentences away."""
     import numpy as np
 
-    english = ["the cat sleeps", "the dog runs", "red house", "blue tree", "the cat eats", "the dog eats"]
-    german = [
-        "die katze schläft",
-        "die hund läuft",
-        "rot haus",
-        "blau baum",
-        "die katze isst",
-        "die hund isst",
-    ]
-    rows = [("de", e, g, "tiny") for e, g in zip(english, german, strict=True)]
+    rows = [("de", e, g, "tiny") for e, g in zip(ENGLISH, GERMAN, strict=True)]
 
     def trained(ranking: bool) -> tuple[float, float]:
         student = tiny_encoder(tmp_path / f"student-{ranking}", 32, seed=3)
@@ -231,11 +216,11 @@ def test_the_ranking_loss_sets_a_translations_english_apart_from_the_others(tmp_
         assert report.rows == (3 if ranking else 2) * 6  # two MSE rows a pair, and one ranking row
         assert ("ranking loss" in (out / "README.md").read_text()) is ranking
         sims = (
-            student.encode(german, normalize_embeddings=True)
-            @ student.encode(english, normalize_embeddings=True).T
+            student.encode(list(GERMAN), normalize_embeddings=True)
+            @ student.encode(list(ENGLISH), normalize_embeddings=True).T
         )
-        accuracy = float(np.mean(np.argmax(sims, axis=1) == np.arange(len(german))))
-        margin = float(np.mean(np.diag(sims)) - (sims.sum() - np.trace(sims)) / (sims.size - len(german)))
+        accuracy = float(np.mean(np.argmax(sims, axis=1) == np.arange(len(GERMAN))))
+        margin = float(np.mean(np.diag(sims)) - (sims.sum() - np.trace(sims)) / (sims.size - len(GERMAN)))
         return accuracy, margin
 
     mse_accuracy, mse_margin = trained(False)
