@@ -159,8 +159,9 @@ def distill_cmd(
         typer.Option(
             "--ranking/--no-ranking",
             help="Also train every pair with a ranking loss: the translation as a query must find "
-            "its English (as a document) among the batch's other English sides. It lifted every "
-            "Debian Reference set but two (those within .006) and takes about twice the time.",
+            "its English (as a document) among the batch's other English sides. On Debian Reference "
+            "it lifted 8 of 12 sets over MSE alone (German titles +.016), the others within .004; "
+            "a run takes about 2.4 times as long.",
         ),
     ] = True,
     json_output: JsonOption = False,

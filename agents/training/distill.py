@@ -52,7 +52,7 @@ class DistillConfig:
     teacher_prompts: tuple[str, ...] = ()
     # beside the MSE rows, a ranking loss on (translation as a query, English as a document) with
     # the batch's other English sides as negatives: the cross-lingual retrieval direction itself
-    # (measured, session 10: German titles +.024 -> +.040, French openings +.033 -> +.078; README)
+    # (measured, session 10: German titles +.024 -> +.040, French openings +.043 -> +.078; README)
     ranking: bool = True
     ranking_scale: float = 20.0  # MultipleNegativesRankingLoss' scale (1 / temperature)
 
